@@ -1,0 +1,203 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
+import { consentChangeSchema, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
+import { readPath } from '../domain/path';
+import type { Catalogue, CatalogueJourney } from '../journeys';
+import type { Store } from '../store/types';
+import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput } from '../workflows/messages';
+import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
+import { parseInput, ValidationError } from './errors';
+import { Semaphore } from './semaphore';
+
+export interface JourneyClientOptions {
+  temporal: Client;
+  store: Store;
+  catalogue: Catalogue;
+  taskQueue: string;
+  /** Divides every wait, for demos only (see README). */
+  waitScale?: number;
+  /** How many workflow starts and signals may be in flight at once. */
+  maxStartsInFlight?: number;
+  consentDefault?: (topic: string) => ConsentStatus;
+  now?: () => Date;
+}
+
+export interface IngestResult {
+  eventId: string;
+  /** True when this event id was seen before; then nothing new happens. */
+  duplicate: boolean;
+  started: string[];
+  signalled: string[];
+}
+
+export interface CustomerJourney {
+  workflowId: string;
+  journeyId: string;
+  status: string;
+  currentStep?: string;
+  nextWakeAt?: string;
+  startedAt?: string;
+  closedAt?: string;
+}
+
+const ENTRY_KEY_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** The one way into journeys: events, profiles, consent and status, for the HTTP API, the CLI and libraries. */
+export class JourneyClient {
+  private readonly inFlight: Semaphore;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: JourneyClientOptions) {
+    this.inFlight = new Semaphore(options.maxStartsInFlight ?? 50);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async ingest(input: unknown): Promise<IngestResult> {
+    const parsed = parseInput(eventSchema, input, 'event');
+    const event: CustomerEvent = { ...parsed, occurredAt: parsed.occurredAt ?? this.now().toISOString() };
+    const triggered = this.options.catalogue.journeys.filter((j) => j.definition.trigger.event === event.type);
+    const entryKeys = new Map(triggered.map((j) => [j, this.entryKeyOf(j, event)]));
+
+    const recorded = await this.options.store.recordEvent(event);
+    const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [] };
+    if (recorded.routed) return result;
+
+    await Promise.all([
+      ...triggered.map((j) => this.startOrSignal(j, event, entryKeys.get(j), result)),
+      ...this.listenersOf(event).map(async (j) => {
+        for (const workflowId of await this.targetsOf(j, event)) {
+          if (await this.signal(workflowId, eventSignal, event)) result.signalled.push(workflowId);
+        }
+      }),
+    ]);
+    await this.options.store.markEventRouted(event.id);
+    return result;
+  }
+
+  async upsertProfile(input: unknown): Promise<Profile> {
+    const profile = parseInput(profileSchema, input, 'profile');
+    await this.options.store.upsertProfiles([profile]);
+    return profile;
+  }
+
+  /** Writes the consent ledger first, then tells the customer's running journeys on that topic. */
+  async changeConsent(input: unknown): Promise<{ signalled: string[] }> {
+    const change = parseInput(consentChangeSchema, input, 'consent change');
+    await this.options.store.recordConsent({ ...change, at: this.now().toISOString() });
+    const signalled: string[] = [];
+    if (change.status === 'withdrawn') {
+      const runs = (await this.options.store.journeyRuns(change.customerId)).filter((run) => run.topic === change.topic);
+      await Promise.all(
+        runs.map(async (run) => {
+          if (await this.signal(run.workflowId, consentChangedSignal, { topic: change.topic, status: change.status })) {
+            signalled.push(run.workflowId);
+          }
+        }),
+      );
+    }
+    return { signalled };
+  }
+
+  /** The customer's journeys from Temporal visibility, with live step and wake-up from each running one's `state` query. */
+  async journeysOf(customerId: unknown): Promise<CustomerJourney[]> {
+    const id = parseInput(profileSchema.shape.customerId, customerId, 'customer id');
+    const journeys: CustomerJourney[] = [];
+    for await (const run of this.options.temporal.workflow.list({ query: `CustomerId = "${id}"` })) {
+      const attrs = run.typedSearchAttributes;
+      const journey: CustomerJourney = {
+        workflowId: run.workflowId,
+        journeyId: attrs.get(JOURNEY_ID) ?? run.type,
+        status: run.status.name === 'RUNNING' ? 'running' : (attrs.get(JOURNEY_STATUS) ?? run.status.name.toLowerCase()),
+        currentStep: attrs.get(JOURNEY_STEP),
+        startedAt: run.startTime.toISOString(),
+        closedAt: run.closeTime?.toISOString(),
+      };
+      if (run.status.name === 'RUNNING') {
+        const state = await this.options.temporal.workflow.getHandle(run.workflowId, run.runId).query(stateQuery).catch(() => undefined);
+        if (state) Object.assign(journey, { currentStep: state.currentStep, nextWakeAt: state.nextWakeAt });
+      }
+      journeys.push(journey);
+    }
+    return journeys;
+  }
+
+  workflowIdOf(journeyId: string, customerId: string, entryKey?: string): string {
+    return entryKey === undefined ? `${journeyId}:${customerId}` : `${journeyId}:${customerId}:${entryKey}`;
+  }
+
+  private entryKeyOf(journey: CatalogueJourney, event: CustomerEvent): string | undefined {
+    const path = journey.definition.trigger.entryKey;
+    if (!path) return undefined;
+    const value = readPath(event, path);
+    if ((typeof value !== 'string' && typeof value !== 'number') || !ENTRY_KEY_VALUE.test(String(value))) {
+      throw new ValidationError('event', [
+        { path, message: `${event.type} starts ${journey.definition.id}, which needs ${path}: letters, digits, "_", "." or "-" (at most 128)` },
+      ]);
+    }
+    return String(value);
+  }
+
+  private async startOrSignal(journey: CatalogueJourney, event: CustomerEvent, entryKey: string | undefined, result: IngestResult) {
+    const { definition, version } = journey;
+    const consent = (await this.options.store.consentFor(event.customerId, definition.topic))?.status ?? this.options.consentDefault?.(definition.topic) ?? 'granted';
+    if (consent === 'withdrawn') return;
+    const workflowId = this.workflowIdOf(definition.id, event.customerId, entryKey);
+    const input: JourneyInput = { definition, version, customerId: event.customerId, entryKey, entryEvent: event, waitScale: this.options.waitScale ?? 1 };
+    await this.options.store.recordJourneyRun({ workflowId, journeyId: definition.id, customerId: event.customerId, topic: definition.topic, startedAt: event.occurredAt });
+    try {
+      await this.inFlight.run(() =>
+        this.options.temporal.workflow.start(definition.id, {
+          workflowId,
+          taskQueue: this.options.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: definition.reentry === 'once' ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+          typedSearchAttributes: [
+            { key: JOURNEY_ID, value: definition.id },
+            { key: JOURNEY_VERSION, value: version },
+            { key: CUSTOMER_ID, value: event.customerId },
+            { key: JOURNEY_STEP, value: definition.steps[0].id },
+            { key: JOURNEY_STATUS, value: 'running' },
+          ],
+          staticSummary: `${definition.name} for customer ${event.customerId}${entryKey ? ` (${definition.trigger.entryKey} ${entryKey})` : ''}, version ${version}`,
+          staticDetails: `Steps: ${definition.steps.map((s) => `${s.id} (${s.kind})`).join(' → ')}`,
+        }),
+      );
+      result.started.push(workflowId);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Running: the journey takes the newer event. Closed under `once`: nothing to do.
+      if (await this.signal(workflowId, eventSignal, event)) result.signalled.push(workflowId);
+    }
+  }
+
+  private listenersOf(event: CustomerEvent): CatalogueJourney[] {
+    return this.options.catalogue.journeys.filter(
+      ({ definition }) =>
+        definition.trigger.event !== event.type &&
+        (definition.goals.some((goal) => goal.event === event.type) ||
+          definition.steps.some((step) => step.kind === 'waitFor' && step.event === event.type)),
+    );
+  }
+
+  /** The runs an event is meant for: found by workflow ID when the event names the entry, else from the store. */
+  private async targetsOf({ definition }: CatalogueJourney, event: CustomerEvent): Promise<string[]> {
+    const path = definition.trigger.entryKey;
+    if (!path) return [this.workflowIdOf(definition.id, event.customerId)];
+    const key = readPath(event, path);
+    if (typeof key === 'string' || typeof key === 'number') return [this.workflowIdOf(definition.id, event.customerId, String(key))];
+    const runs = await this.options.store.journeyRuns(event.customerId);
+    return runs.filter((run) => run.journeyId === definition.id).map((run) => run.workflowId);
+  }
+
+  /** Signals a run if it is still running; false when it has ended or never existed. */
+  private async signal<Args extends unknown[]>(workflowId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<boolean> {
+    try {
+      await this.inFlight.run(() => this.options.temporal.workflow.getHandle(workflowId).signal(signal, ...args));
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+}

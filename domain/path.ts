@@ -1,0 +1,9 @@
+/** Reads a dotted path ("properties.cartId") from a plain object; undefined when any part is missing. */
+export function readPath(source: unknown, path: string): unknown {
+  let value: unknown = source;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}

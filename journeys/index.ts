@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { journeySchema, type JourneyDefinition, type JourneyDefinitionInput } from '../domain/journey';
+import { cartAbandonment } from './cartAbandonment';
+
+/** The journeys this product ships; a new journey is one more definition and its templates. */
+const shipped: JourneyDefinitionInput[] = [cartAbandonment];
+
+export interface CatalogueJourney {
+  definition: JourneyDefinition;
+  /** Content hash of the definition and its templates: a run keeps the version it started with. */
+  version: string;
+}
+
+export interface Catalogue {
+  journeys: CatalogueJourney[];
+  /** Template sources keyed "journeyId/name", "_layouts/name", "_partials/name". */
+  templates: Record<string, string>;
+  get(journeyId: string): CatalogueJourney | undefined;
+}
+
+export class CatalogueError extends Error {}
+
+export const TEMPLATES_DIR = join(__dirname, 'templates');
+
+function readTemplates(dir: string): Record<string, string> {
+  const sources: Record<string, string> = {};
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(folder)) {
+      const path = join(folder, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (entry.endsWith('.liquid')) sources[relative(dir, path).replace(/\\/g, '/').replace(/\.liquid$/, '')] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(dir);
+  return sources;
+}
+
+function versionOf(definition: JourneyDefinition, templates: Record<string, string>): string {
+  const hash = createHash('sha256').update(JSON.stringify(definition));
+  for (const name of Object.keys(templates).sort()) {
+    if (name.startsWith(`${definition.id}/`) || name.startsWith('_')) hash.update(name).update(templates[name]);
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** Validates every definition and checks each template a send step names exists. */
+export function loadCatalogue(definitions: JourneyDefinitionInput[] = shipped, templatesDir = TEMPLATES_DIR): Catalogue {
+  const templates = readTemplates(templatesDir);
+  const journeys = definitions.map((input) => {
+    const parsed = journeySchema.safeParse(input);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      throw new CatalogueError(`journey "${input.id}" is invalid:\n  ${problems.join('\n  ')}`);
+    }
+    const definition = parsed.data;
+    for (const step of definition.steps) {
+      if (step.kind !== 'send') continue;
+      for (const name of [...step.template.rules.map((r) => r.use), step.template.fallback]) {
+        if (!templates[`${definition.id}/${name}`]) {
+          throw new CatalogueError(`journey "${definition.id}" step "${step.id}" names template "${name}", but ${definition.id}/${name}.liquid does not exist`);
+        }
+      }
+    }
+    return { definition, version: versionOf(definition, templates) };
+  });
+  const ids = new Set<string>();
+  for (const { definition } of journeys) {
+    if (ids.has(definition.id)) throw new CatalogueError(`two journeys have the id "${definition.id}"`);
+    ids.add(definition.id);
+  }
+  return { journeys, templates, get: (id) => journeys.find((j) => j.definition.id === id) };
+}

@@ -1,0 +1,110 @@
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  /** Never renamed or edited once released: the id is what `schema_migrations` remembers. */
+  id: string;
+  sql: string;
+}
+
+/**
+ * The SQLite schema as an append-only history. Later changes add a migration at the end;
+ * editing one that has shipped would leave existing databases on the old shape.
+ *
+ * Ordering columns: event and consent times arrive from outside with any UTC offset, so
+ * they are also stored as epoch milliseconds (`*_ms`) for sorting; ISO text only sorts
+ * correctly when every value is in the same offset. `seq` columns keep insertion order
+ * stable even across VACUUM, which may renumber implicit rowids.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    id: '0001_initial',
+    sql: `
+      CREATE TABLE profiles (
+        customer_id TEXT PRIMARY KEY,
+        email       TEXT NOT NULL,
+        attributes  TEXT NOT NULL
+      );
+
+      -- No foreign key to profiles: events may arrive before the customer is imported.
+      CREATE TABLE events (
+        seq            INTEGER PRIMARY KEY,
+        id             TEXT NOT NULL UNIQUE,
+        customer_id    TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        occurred_at    TEXT NOT NULL,
+        occurred_at_ms INTEGER NOT NULL,
+        properties     TEXT NOT NULL,
+        recorded_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        routed_at      TEXT
+      );
+      CREATE INDEX events_by_customer ON events (customer_id, occurred_at_ms, seq);
+
+      CREATE TABLE consent_ledger (
+        seq         INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('granted', 'withdrawn')),
+        source      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL
+      );
+      CREATE INDEX consent_by_customer_topic ON consent_ledger (customer_id, topic, at_ms, seq);
+
+      CREATE TABLE journey_runs (
+        workflow_id TEXT PRIMARY KEY,
+        journey_id  TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        started_at  TEXT NOT NULL
+      );
+      CREATE INDEX journey_runs_by_customer ON journey_runs (customer_id, started_at);
+
+      -- Keyed by workflow id and step id, never the run id: a retried or reset run must
+      -- find the row its earlier attempt left.
+      CREATE TABLE sends (
+        workflow_id TEXT NOT NULL,
+        step_id     TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        journey_id  TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        status      TEXT NOT NULL
+          CHECK (status IN ('reserved', 'sending', 'sent', 'skipped', 'in_doubt', 'failed')),
+        template    TEXT,
+        message_id  TEXT,
+        reason      TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, step_id)
+      );
+      -- Also serves the frequency cap (sends per customer in a time window).
+      CREATE INDEX sends_by_customer ON sends (customer_id, created_at);
+    `,
+  },
+];
+
+/**
+ * Applies the migrations this database has not seen yet and returns their ids.
+ * Runs in one IMMEDIATE transaction, so a second process opening the same file at the
+ * same moment waits (busy_timeout) and then finds everything applied.
+ */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations): string[] {
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id         TEXT PRIMARY KEY,
+      applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    )`);
+    const applied = new Set(
+      (db.prepare('SELECT id FROM schema_migrations').all() as { id: string }[]).map((row) => row.id),
+    );
+    const record = db.prepare('INSERT INTO schema_migrations (id) VALUES (?)');
+    const fresh: string[] = [];
+    for (const migration of list) {
+      if (applied.has(migration.id)) continue;
+      db.exec(migration.sql);
+      record.run(migration.id);
+      fresh.push(migration.id);
+    }
+    return fresh;
+  });
+  return run.immediate();
+}

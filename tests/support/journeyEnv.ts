@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import nodemailer from 'nodemailer';
+import { JourneyClient } from '../../client/journeyClient';
+import { createTemplateRenderer } from '../../domain/templates';
+import { loadCatalogue } from '../../journeys';
+import { openSqliteStore } from '../../store/sqlite';
+import type { Store } from '../../store/types';
+import { createJourneyWorker, WORKFLOWS_PATH } from '../../worker';
+import { journeySearchAttributes } from '../../workflows/searchAttributes';
+import { startMailbox, type Mailbox } from './mail';
+
+let runtimeInstalled = false;
+/** Worker logs at WARN, so a test's output shows what went wrong rather than every state change. */
+export function quietRuntime() {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** One webpack bundle of the interpreter per test process. */
+export function workflowBundle() {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, whose global setup provides the Temporal servers`);
+  return value;
+}
+
+/** Test-only faults injected into the real store, to stand for a crash at a chosen point. */
+export interface Faults {
+  /** Fail this many `sent` ledger updates, as a worker that dies right after SMTP accepted would. */
+  failAfterSmtpAccepted: number;
+}
+
+function withFaults(store: Store, faults: Faults): Store {
+  return Object.assign(Object.create(store) as Store, {
+    async updateSend(...args: Parameters<Store['updateSend']>) {
+      if (args[2].status === 'sent' && faults.failAfterSmtpAccepted > 0) {
+        faults.failAfterSmtpAccepted--;
+        throw new Error('worker lost after SMTP accepted the message');
+      }
+      return store.updateSend(...args);
+    },
+  });
+}
+
+export interface JourneyEnv {
+  env: TestWorkflowEnvironment;
+  store: Store;
+  mailbox: Mailbox;
+  client: JourneyClient;
+  faults: Faults;
+  close(): Promise<void>;
+}
+
+/**
+ * The time-skipping Temporal test server, a real worker running the shipped catalogue,
+ * a SQLite store in a temp folder and an SMTP server on loopback.
+ */
+export async function startJourneyEnv(): Promise<JourneyEnv> {
+  quietRuntime();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_TEST_SERVER_PATH') } },
+  });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    // 2 is KEYWORD in Temporal's IndexedValueType enum.
+    searchAttributes: Object.fromEntries(journeySearchAttributes.map((key) => [key.name, 2])),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'journeys-test-'));
+  const faults: Faults = { failAfterSmtpAccepted: 0 };
+  const sqlite = openSqliteStore(join(dir, 'journeys.db'));
+  const store = withFaults(sqlite, faults);
+  const mailbox = await startMailbox();
+  const catalogue = loadCatalogue();
+  const taskQueue = 'journeys-test';
+  const worker = await createJourneyWorker({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    deps: {
+      store,
+      mailer: nodemailer.createTransport(mailbox.url),
+      from: 'Shop <hello@shop.example.com>',
+      templates: createTemplateRenderer(catalogue.templates),
+      consentDefault: () => 'granted',
+      now: () => new Date(),
+    },
+  });
+  const running = worker.run();
+  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue });
+  return {
+    env,
+    store,
+    mailbox,
+    client,
+    faults,
+    async close() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+      await mailbox.close();
+      await sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ConsentStatus, CustomerEvent } from '../domain/customer';
+import type { JourneyDefinition, JourneyStatus } from '../domain/journey';
+
+export interface JourneyInput {
+  definition: JourneyDefinition;
+  /** Content hash of the definition, pinned for the life of the run. */
+  version: string;
+  customerId: string;
+  entryKey?: string;
+  entryEvent: CustomerEvent;
+  /** Divides every wait (e.g. 60 turns 1h into 1m) for demos; 1 in production. */
+  waitScale: number;
+}
+
+export interface StepRecord {
+  stepId: string;
+  kind: string;
+  at: string;
+  outcome: string;
+}
+
+export interface JourneyState {
+  journeyId: string;
+  version: string;
+  customerId: string;
+  entryKey?: string;
+  status: JourneyStatus;
+  currentStep: string;
+  /** When the current wait ends, if the journey is waiting. */
+  nextWakeAt?: string;
+  history: StepRecord[];
+  /** What ended the journey early: the goal event type or the withdrawn topic. */
+  endedBy?: string;
+}
+
+export interface ConsentChangedSignal {
+  topic: string;
+  status: ConsentStatus;
+}
+
+export const eventSignal = defineSignal<[CustomerEvent]>('event');
+export const consentChangedSignal = defineSignal<[ConsentChangedSignal]>('consentChanged');
+export const stateQuery = defineQuery<JourneyState>('state');
