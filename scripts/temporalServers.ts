@@ -92,6 +92,7 @@ export async function testServerPath(log: Log = logToStderr, env: Env = process.
       what: 'Temporal test server',
     });
     const classpath = (await fs.readFile(cpFile, 'utf8')).trim();
+    if (!classpath) throw new Error(`Maven resolved an empty classpath for the Temporal test server; see ${cpFile}.`);
     const script =
       '#!/usr/bin/env bash\n' +
       // The SDK passes the port as the only argument; C1 + serial GC start the JVM in under a second.
@@ -148,7 +149,7 @@ async function which(command: string, env: Env): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
-    if (await isExecutable(candidate)) return candidate;
+    if (await isExecutable(candidate)) return path.resolve(candidate);
   }
   return undefined;
 }
@@ -171,13 +172,15 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-// Only used under the build lock, so anything already in tmp is debris of an interrupted build.
+// Only used under the build lock, so other folders in tmp are debris of interrupted builds. Each
+// build gets its own folder anyway: an orphaned `go install` must not write into a later one's.
 async function withTempDir(cache: string, use: (dir: string) => Promise<void>): Promise<void> {
   const tmp = path.join(cache, 'tmp');
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
+  const dir = await fs.mkdtemp(path.join(tmp, 'build-'));
   try {
-    await use(tmp);
+    await use(dir);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

@@ -1,0 +1,92 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ValidationError } from './errors';
+import type { JourneyClient } from './journeyClient';
+
+export interface HttpApiOptions {
+  journeys: JourneyClient;
+  /** Largest accepted request body in bytes; larger ones get 413 before they are read. */
+  bodyLimit: number;
+  /** true logs with Fastify's pino; a logger instance is used as it is (tests capture with one). */
+  logger?: boolean | FastifyBaseLogger;
+}
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  problems?: { path: string; message: string }[];
+}
+
+/** The JSON API over JourneyClient. Returned not listening: the caller picks the address, tests use `inject`. */
+export function buildHttpApi({ journeys, bodyLimit, logger = false }: HttpApiOptions): FastifyInstance {
+  const sendError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const [status, body] = describeError(err, bodyLimit);
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    return reply.code(status).send(body);
+  };
+  const options = {
+    bodyLimit,
+    // Fastify's default of 100 would answer 414 to valid 128-character customer IDs; up to 256, zod judges them.
+    routerOptions: { maxParamLength: 256 },
+    // Errors Fastify raises before routing (bad URL, over-long parameter) get the same JSON shape as the rest.
+    frameworkErrors: sendError,
+  };
+  const app: FastifyInstance = typeof logger === 'boolean' ? Fastify({ ...options, logger }) : Fastify({ ...options, loggerInstance: logger });
+  // Every body is JSON; without this, Fastify hands text/plain bodies through as strings.
+  app.removeContentTypeParser('text/plain');
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.post('/v1/events', async (request, reply) => {
+    const result = await journeys.ingest(request.body);
+    return reply.code(202).send(result);
+  });
+
+  app.post('/v1/profiles', async (request) => {
+    const profile = await journeys.upsertProfile(request.body);
+    return { customerId: profile.customerId };
+  });
+
+  app.post('/v1/consent', async (request) => journeys.changeConsent(request.body));
+
+  app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/journeys', async (request) => {
+    const { customerId } = request.params;
+    const list = await journeys.journeysOf(customerId).catch((err: unknown) => {
+      // journeysOf validates a bare string, so its problems have no path; here the value is the URL's customerId.
+      if (err instanceof ValidationError) {
+        throw new ValidationError(err.what, err.problems.map((p) => ({ ...p, path: p.path ? `customerId.${p.path}` : 'customerId' })));
+      }
+      throw err;
+    });
+    return { customerId, journeys: list };
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),
+  );
+
+  app.setErrorHandler(sendError);
+
+  return app;
+}
+
+/** Turns a thrown error into the status and body a client can act on; only 4xx messages reach the client verbatim. */
+function describeError(err: FastifyError, bodyLimit: number): [number, ErrorBody] {
+  if (err instanceof ValidationError) {
+    return [400, { error: 'invalid_request', message: err.message, problems: err.problems }];
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return [413, { error: 'payload_too_large', message: `the request body is larger than the limit of ${bodyLimit} bytes` }];
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return [415, { error: 'unsupported_media_type', message: 'send the body as JSON with "Content-Type: application/json"' }];
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': {
+      const message = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'the body is empty; send a JSON object' : 'the body is not valid JSON';
+      return [400, { error: 'invalid_json', message, problems: [{ path: '', message }] }];
+    }
+  }
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return [err.statusCode, { error: 'bad_request', message: err.message }];
+  }
+  return [500, { error: 'internal_error', message: 'something went wrong on our side; the error is logged, try again later' }];
+}

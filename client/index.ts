@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { readConfig, temporalAddress, type Config } from '../domain/config';
+import { loadCatalogue } from '../journeys';
+import { openSqliteStore } from '../store/sqlite';
+import type { Store } from '../store/types';
+import { JourneyClient } from './journeyClient';
+
+export { JourneyClient } from './journeyClient';
+export { ValidationError } from './errors';
+
+export const PROJECT_ROOT = join(__dirname, '..');
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  return readConfig(env, PROJECT_ROOT);
+}
+
+export interface ConnectedJourneys {
+  journeys: JourneyClient;
+  store: Store;
+  connection: Connection;
+  close(): Promise<void>;
+}
+
+/** Opens the store and a Temporal connection and wires a JourneyClient to them. */
+export async function connectJourneys(config: Config, store: Store = openSqliteStore(config.storeFile)): Promise<ConnectedJourneys> {
+  const address = temporalAddress(config);
+  const connection = await Connection.connect({ address, connectTimeout: '3s' }).catch((err: Error) => {
+    throw new Error(`cannot reach Temporal at ${address} (${err.message}); start the product with \`npm start\` or set TEMPORAL_ADDRESS`);
+  });
+  const journeys = new JourneyClient({
+    temporal: new Client({ connection, namespace: config.temporal.namespace }),
+    store,
+    catalogue: loadCatalogue(),
+    taskQueue: config.temporal.taskQueue,
+    waitScale: config.waitScale,
+    maxStartsInFlight: config.maxStartsInFlight,
+  });
+  return {
+    journeys,
+    store,
+    connection,
+    async close() {
+      await connection.close();
+      await store.close();
+    },
+  };
+}

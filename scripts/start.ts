@@ -1,0 +1,39 @@
+// `npm start`: the product on its embedded defaults (see README for the settings).
+import { configFromEnv } from '../client';
+import { startStack } from './stack';
+
+async function main() {
+  const log = (line: string) => console.log(`journeys: ${line}`);
+  const config = configFromEnv();
+  const stack = await startStack(config, log);
+  console.log(
+    [
+      '',
+      'journeys is running',
+      `  HTTP API          ${stack.apiUrl}   (try GET ${stack.apiUrl}/healthz)`,
+      `  Temporal          ${stack.temporalAddress}`,
+      ...(stack.uiUrl ? [`  Temporal Web UI   ${stack.uiUrl}`] : []),
+      stack.outboxDir ? `  SMTP outbox       smtp://127.0.0.1:${config.smtp.outboxPort} → ${stack.outboxDir}` : `  SMTP              ${config.smtp.url}`,
+      `  data              ${config.dataDir}`,
+      ...(config.waitScale !== 1 ? [`  waits             ${config.waitScale}× shorter (JOURNEY_WAIT_SCALE, for demos only)`] : []),
+      '',
+      'Ctrl-C stops everything.',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await stack.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  console.error(`journeys: ${err.message}`);
+  process.exit(1);
+});

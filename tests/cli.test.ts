@@ -1,0 +1,246 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliDeps } from '../client/cli';
+import { configFromEnv, connectJourneys, PROJECT_ROOT } from '../client/index';
+import type { JourneyClient } from '../client/journeyClient';
+import { openSqliteStore } from '../store/sqlite';
+import type { Store } from '../store/types';
+import type journey from '../workflows';
+import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
+
+class Captured extends Writable {
+  text = '';
+  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
+    this.text += String(chunk);
+    done();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'journeys-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const unused = (what: string) => async (): Promise<never> => {
+  throw new Error(`this command must not need ${what}`);
+};
+
+/** Runs one command in-process, as `journeys <args>` would, and returns its exit code and output. */
+async function journeys(args: string[], deps: Partial<CliDeps>) {
+  const stdout = new Captured();
+  const stderr = new Captured();
+  const code = await runCli(args, { connect: unused('Temporal'), openStore: unused('the store'), ...deps, stdout, stderr });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+function writeFile(name: string, lines: string[]) {
+  const path = join(dir, name);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+describe('journeys profiles import (store only, no Temporal)', () => {
+  let store: Store;
+  const withStore = () => ({ openStore: async () => ({ store, close: async () => undefined }) });
+  beforeEach(async () => {
+    await store?.close();
+    store = openSqliteStore(join(dir, `import-${Date.now()}-${Math.random()}.db`));
+  });
+  afterAll(async () => store?.close());
+
+  it('imports a .jsonl file: merges repeats of a customer, rejects bad rows with line and reason, exits 1', async () => {
+    const file = writeFile('profiles.jsonl', [
+      '{"customerId":"ada","email":"ada@example.com","attributes":{"firstName":"Ada","tier":"silver"}}',
+      '{"customerId":"bob","email":"bob@example.com"}',
+      '',
+      '{"customerId":"ada","email":"ada@new.example.com","attributes":{"tier":"gold"}}',
+      '{"customerId":"eve@example.com","email":"eve@example.com"}',
+      '{"customerId":"cy","email":"not-an-email"}',
+      '{"customerId":"dan", "email":',
+      '{"customerId":"dan","email":"dan@example.com","firstName":"Dan"}',
+      '{"email":"nobody@example.com"}',
+    ]);
+    const { code, stdout } = await journeys(['profiles', 'import', file], withStore());
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^imported 2 profiles, merged 1 duplicate, rejected 5 rows \(read 8 rows in [\d.]+s\)\n/);
+    expect(stdout).toMatch(/line 5: customerId: use letters/);
+    expect(stdout).toMatch(/line 6: email: Invalid email/);
+    expect(stdout).toMatch(/line 7: not valid JSON/);
+    expect(stdout).toMatch(/line 8: .*firstName/);
+    expect(stdout).toMatch(/line 9: customerId: /);
+    expect(await store.getProfile('ada')).toEqual({ customerId: 'ada', email: 'ada@new.example.com', attributes: { firstName: 'Ada', tier: 'gold' } });
+    expect(await store.getProfile('bob')).toEqual({ customerId: 'bob', email: 'bob@example.com', attributes: {} });
+    expect(await store.countProfiles()).toBe(2);
+  });
+
+  it('imports a .csv file: other columns become attributes, only plain decimals become numbers, bad rows are listed', async () => {
+    const file = writeFile('profiles.csv', [
+      'customerId,email,tier,zip,score,note',
+      'ada,ada@example.com,silver,02134,12.5,"likes ""trail"", shoes"',
+      'bob,bob@example.com,gold,,7,',
+      'ada,ada@new.example.com,gold,,,',
+      'eve@example.com,eve@example.com,,,,',
+      'cy,not-an-email,,,,',
+      'dan,dan@example.com,too,few',
+      ',nobody@example.com,,,,',
+    ]);
+    const { code, stdout } = await journeys(['profiles', 'import', file], withStore());
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^imported 2 profiles, merged 1 duplicate, rejected 4 rows/);
+    expect(stdout).toMatch(/line 5: customerId: use letters/);
+    expect(stdout).toMatch(/line 6: email: Invalid email/);
+    expect(stdout).toMatch(/line 7: Invalid Record Length/);
+    expect(stdout).toMatch(/line 8: customerId: /);
+    expect(await store.getProfile('ada')).toEqual({
+      customerId: 'ada',
+      email: 'ada@new.example.com',
+      attributes: { tier: 'gold', zip: '02134', score: 12.5, note: 'likes "trail", shoes' },
+    });
+    expect(await store.getProfile('bob')).toEqual({ customerId: 'bob', email: 'bob@example.com', attributes: { tier: 'gold', score: 7 } });
+  });
+
+  it('exits 0 for a clean file, and lists only the first 50 rejects of many', async () => {
+    const clean = writeFile('clean.csv', ['customerId,email', 'c1,c1@example.com']);
+    expect(await journeys(['profiles', 'import', clean], withStore())).toMatchObject({ code: 0, stdout: expect.stringMatching(/^imported 1 profile, merged 0 duplicates, rejected 0 rows/) });
+    const bad = writeFile('bad.jsonl', Array.from({ length: 80 }, (_, i) => `{"customerId":"b${i}","email":"nope"}`));
+    const { code, stdout } = await journeys(['profiles', 'import', bad], withStore());
+    expect(code).toBe(1);
+    expect(stdout.match(/^ {2}line \d+:/gm)).toHaveLength(50);
+    expect(stdout).toContain('… and 30 more rejected rows');
+  });
+
+  it.each(['jsonl', 'csv'])('imports a 20,000-row .%s file', async (kind) => {
+    const rows = Array.from({ length: 20_000 }, (_, i) =>
+      kind === 'csv' ? `c${i},c${i}@example.com,t${i % 3}` : `{"customerId":"c${i}","email":"c${i}@example.com","attributes":{"tier":"t${i % 3}"}}`,
+    );
+    const file = writeFile(`big.${kind}`, kind === 'csv' ? ['customerId,email,tier', ...rows] : rows);
+    const started = performance.now();
+    const { code, stdout, stderr } = await journeys(['profiles', 'import', file], withStore());
+    console.log(`profiles import of 20,000 ${kind} rows: ${Math.round(performance.now() - started)} ms`);
+    expect([code, stderr]).toEqual([0, '']);
+    expect(stdout).toMatch(/^imported 20000 profiles, merged 0 duplicates, rejected 0 rows/);
+    expect(await store.countProfiles()).toBe(20_000);
+    expect(await store.getProfile('c19999')).toEqual({ customerId: 'c19999', email: 'c19999@example.com', attributes: { tier: 't1' } });
+  });
+
+  it.each([
+    ['an unknown file type', 'profiles.xlsx', /use a \.jsonl or \.csv file/],
+    ['a missing file', 'missing.csv', /no such file/],
+  ])('exits 2 for %s, without opening the store', async (_, name, message) => {
+    if (name.endsWith('.xlsx')) writeFileSync(join(dir, name), 'x');
+    const { code, stderr } = await journeys(['profiles', 'import', join(dir, name)], {});
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+  });
+
+  it('exits 2 for a CSV without the customerId and email columns', async () => {
+    const file = writeFile('noheader.csv', ['id,mail', 'a,a@example.com']);
+    const { code, stderr } = await journeys(['profiles', 'import', file], withStore());
+    expect(code).toBe(2);
+    expect(stderr).toBe('error: the CSV header needs the columns customerId and email (found: id, mail)\n');
+    expect(await store.countProfiles()).toBe(0);
+  });
+});
+
+describe('journeys event / optout / status (time-skipping Temporal)', () => {
+  let t: JourneyEnv;
+  const withClient = (journeysClient?: JourneyClient) => ({ connect: async () => ({ journeys: journeysClient ?? t.client, close: async () => undefined }) });
+  const cart = JSON.stringify({ cartId: 'cart-c1', items: [{ name: 'Trail shoes', quantity: 1, price: 80 }], total: 80, currency: 'EUR' });
+  beforeAll(async () => {
+    t = await startJourneyEnv();
+  });
+  afterAll(async () => t?.close());
+
+  it('event starts cartAbandonment and prints what it started; the same --id again changes nothing', async () => {
+    await t.client.upsertProfile({ customerId: 'cli-ada', email: 'ada@example.com' });
+    const first = await journeys(['event', 'cart.updated', 'cli-ada', '--id', 'cli-evt-1', '--properties', cart], withClient());
+    expect(first).toEqual({ code: 0, stderr: '', stdout: 'event cli-evt-1 recorded\n  started:   cartAbandonment:cli-ada:cart-c1\n  signalled: none\n' });
+    expect((await t.env.client.workflow.getHandle('cartAbandonment:cli-ada:cart-c1').describe()).status.name).toBe('RUNNING');
+    const again = await journeys(['event', 'cart.updated', 'cli-ada', '--id', 'cli-evt-1', '--properties', cart], withClient());
+    expect(again.stdout).toBe('event cli-evt-1 was recorded before: nothing new happened\n');
+  });
+
+  it('event without --id gets a fresh UUID and keeps --occurred-at', async () => {
+    const { code, stdout } = await journeys(['event', 'page.viewed', 'cli-uuid', '--occurred-at', '2025-01-02T03:04:05+01:00'], withClient());
+    expect(code).toBe(0);
+    const [event] = await t.store.eventsOf('cli-uuid');
+    expect(event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(event.occurredAt).toBe('2025-01-02T03:04:05+01:00');
+    expect(stdout).toContain(`event ${event.id} recorded`);
+  });
+
+  it('optout withdraws marketing consent and the running journey ends opted out', async () => {
+    const { code, stdout } = await journeys(['optout', 'cli-ada'], withClient());
+    expect(code).toBe(0);
+    expect(stdout).toBe('marketing consent withdrawn for cli-ada (source: cli)\n  stopping 1 running journey(s): cartAbandonment:cli-ada:cart-c1\n');
+    const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:cli-ada:cart-c1').result();
+    expect(result.status).toBe('opted_out');
+    expect((await t.store.consentLedger('cli-ada')).map((r) => [r.topic, r.status, r.source])).toEqual([['marketing', 'withdrawn', 'cli']]);
+  });
+
+  it('event with invalid --properties JSON exits 2 with a clear error, before reaching Temporal', async () => {
+    const { code, stdout, stderr } = await journeys(['event', 'cart.updated', 'cli-badjson', '--properties', "{cartId:'c1'}"], {});
+    expect([code, stdout]).toEqual([2, '']);
+    expect(stderr).toMatch(/^error: --properties is not valid JSON \(.+\); quote it for the shell/);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(await t.store.eventsOf('cli-badjson')).toEqual([]);
+  });
+
+  it.each([
+    [['event', 'cart.updated', 'eve@example.com', '--properties', cart], '  customerId: use letters'],
+    [['event', 'cart.updated', 'cli-nocart', '--properties', '{"total":5}'], '  properties.cartId: cart.updated starts cartAbandonment'],
+    [['event', 'cart.updated', 'cli-wrong', '--properties', '[1,2]'], '  properties: '],
+    [['event', 'cart.updated', 'cli-when', '--occurred-at', 'yesterday', '--properties', cart], '  occurredAt: '],
+    [['optout', 'cli-topic', '--topic', 'News Letter'], '  topic: '],
+    [['status', 'eve@example.com'], '  customer id: use letters'],
+  ])('%j exits 2 and names the field, starting nothing', async (args, problem) => {
+    const { code, stderr } = await journeys(args, withClient());
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^error: invalid (event|consent change|customer id)\n/);
+    expect(stderr).toContain(problem);
+    const customerId = args[0] === 'event' ? args[2] : args[1];
+    expect(await t.store.journeyRuns(customerId)).toEqual([]);
+    expect(await t.store.eventsOf(customerId)).toEqual([]);
+    expect(await t.store.consentLedger(customerId)).toEqual([]);
+  });
+
+  it('status prints the journeys as a table', async () => {
+    const stub = {
+      journeysOf: async () => [
+        { workflowId: 'cartAbandonment:ada:cart-1', journeyId: 'cartAbandonment', status: 'running', currentStep: 'waitBeforeReminder2', nextWakeAt: '2025-01-02T04:00:00.000Z' },
+        { workflowId: 'cartAbandonment:ada:cart-0', journeyId: 'cartAbandonment', status: 'opted_out', currentStep: 'reminder1' },
+      ],
+    } as unknown as JourneyClient;
+    const { code, stdout } = await journeys(['status', 'ada'], withClient(stub));
+    expect(code).toBe(0);
+    expect(stdout).toBe(
+      [
+        'WORKFLOW ID                 JOURNEY          STATUS     CURRENT STEP         NEXT WAKE-UP',
+        'cartAbandonment:ada:cart-1  cartAbandonment  running    waitBeforeReminder2  2025-01-02T04:00:00.000Z',
+        'cartAbandonment:ada:cart-0  cartAbandonment  opted_out  reminder1            -',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('journeys, outside a test environment', () => {
+  it('prints one clear line and exits 1 when Temporal is unreachable', async () => {
+    const config = configFromEnv({ TEMPORAL_ADDRESS: '127.0.0.1:1', DATA_DIR: join(dir, 'unreachable') });
+    const { code, stdout, stderr } = await journeys(['optout', 'ada'], { connect: () => connectJourneys(config) });
+    expect([code, stdout]).toEqual([1, '']);
+    expect(stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(.+\); start the product with `npm start` or set TEMPORAL_ADDRESS\n$/);
+  });
+
+  it('runs from bin/journeys.js in any directory: --help exits 0, unknown commands exit 2, import reads DATA_DIR', () => {
+    const bin = join(PROJECT_ROOT, 'bin', 'journeys.js');
+    const run = (...args: string[]) => spawnSync(bin, args, { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, DATA_DIR: join(dir, 'bin-data') } });
+    const help = run('--help');
+    expect([help.status, help.stdout]).toEqual([0, expect.stringContaining('Usage: journeys')]);
+    expect(run('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining("unknown command 'frobnicate'") });
+    const file = writeFile('bin.csv', ['customerId,email', 'x1,x1@example.com', 'x2,broken']);
+    expect(run('profiles', 'import', file)).toMatchObject({ status: 1, stdout: expect.stringMatching(/^imported 1 profile, merged 0 duplicates, rejected 1 row/) });
+  });
+});
