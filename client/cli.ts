@@ -8,10 +8,10 @@ import { Command, CommanderError } from 'commander';
 import { parse as parseCsv, type CsvError } from 'csv-parse';
 import { z } from 'zod';
 import { ConfigError } from '../domain/config';
-import { profileSchema, type Profile } from '../domain/customer';
+import { consentChangeSchema, eventSchema, profileSchema, type Profile } from '../domain/customer';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
-import { problemsOf, ValidationError, type Problem } from './errors';
+import { parseInput, problemsOf, ValidationError, type Problem } from './errors';
 import { configFromEnv, connectJourneys } from './index';
 import type { CustomerJourney, IngestResult, JourneyClient } from './journeyClient';
 
@@ -78,7 +78,8 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .option('--occurred-at <iso>', 'when it happened, ISO-8601 with offset (default: now)')
     .action(async (type: string, customerId: string, opts: { id?: string; properties?: string; occurredAt?: string }) => {
       const properties = opts.properties === undefined ? undefined : parseJsonOption('--properties', opts.properties);
-      const event = { id: opts.id ?? randomUUID(), type, customerId, occurredAt: opts.occurredAt, properties };
+      // Validated before connecting, so bad input is reported as such even when Temporal is down.
+      const event = parseInput(eventSchema, { id: opts.id ?? randomUUID(), type, customerId, occurredAt: opts.occurredAt, properties }, 'event');
       printIngest(await withJourneys((journeys) => journeys.ingest(event)), out);
     });
 
@@ -88,7 +89,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .option('--topic <topic>', 'consent topic', 'marketing')
     .option('--source <source>', 'who or what asked, kept in the consent ledger', 'cli')
     .action(async (customerId: string, opts: { topic: string; source: string }) => {
-      const change = { customerId, topic: opts.topic, status: 'withdrawn', source: opts.source };
+      const change = parseInput(consentChangeSchema, { customerId, topic: opts.topic, status: 'withdrawn', source: opts.source }, 'consent change');
       const { signalled } = await withJourneys((journeys) => journeys.changeConsent(change));
       out(`${opts.topic} consent withdrawn for ${customerId} (source: ${opts.source})`);
       out(signalled.length ? `  stopping ${signalled.length} running journey(s): ${signalled.join(', ')}` : '  no running journeys on this topic');

@@ -6,7 +6,7 @@ export interface HttpApiOptions {
   journeys: JourneyClient;
   /** Largest accepted request body in bytes; larger ones get 413 before they are read. */
   bodyLimit: number;
-  /** true logs with Fastify's pino; a logger instance is used as it is (tests capture with one). */
+  /** Default true (Fastify's pino on stdout), so a 500 is never silent; false for quiet tests; an instance is used as it is. */
   logger?: boolean | FastifyBaseLogger;
 }
 
@@ -17,7 +17,7 @@ interface ErrorBody {
 }
 
 /** The JSON API over JourneyClient. Returned not listening: the caller picks the address, tests use `inject`. */
-export function buildHttpApi({ journeys, bodyLimit, logger = false }: HttpApiOptions): FastifyInstance {
+export function buildHttpApi({ journeys, bodyLimit, logger = true }: HttpApiOptions): FastifyInstance {
   const sendError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const [status, body] = describeError(err, bodyLimit);
     if (status >= 500) request.log.error({ err }, 'request failed');
@@ -30,7 +30,9 @@ export function buildHttpApi({ journeys, bodyLimit, logger = false }: HttpApiOpt
     // Errors Fastify raises before routing (bad URL, over-long parameter) get the same JSON shape as the rest.
     frameworkErrors: sendError,
   };
-  const app: FastifyInstance = typeof logger === 'boolean' ? Fastify({ ...options, logger }) : Fastify({ ...options, loggerInstance: logger });
+  // Requests are not logged one by one; failures (5xx) are, at warn and above.
+  const app: FastifyInstance =
+    typeof logger === 'boolean' ? Fastify({ ...options, logger: logger && { level: 'warn' } }) : Fastify({ ...options, loggerInstance: logger });
   // Every body is JSON; without this, Fastify hands text/plain bodies through as strings.
   app.removeContentTypeParser('text/plain');
 
@@ -50,14 +52,7 @@ export function buildHttpApi({ journeys, bodyLimit, logger = false }: HttpApiOpt
 
   app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/journeys', async (request) => {
     const { customerId } = request.params;
-    const list = await journeys.journeysOf(customerId).catch((err: unknown) => {
-      // journeysOf validates a bare string, so its problems have no path; here the value is the URL's customerId.
-      if (err instanceof ValidationError) {
-        throw new ValidationError(err.what, err.problems.map((p) => ({ ...p, path: p.path ? `customerId.${p.path}` : 'customerId' })));
-      }
-      throw err;
-    });
-    return { customerId, journeys: list };
+    return { customerId, journeys: await journeys.journeysOf(customerId) };
   });
 
   app.setNotFoundHandler(async (request, reply) =>

@@ -22,8 +22,12 @@ export interface ConnectedJourneys {
   close(): Promise<void>;
 }
 
-/** Opens the store and a Temporal connection and wires a JourneyClient to them. */
-export async function connectJourneys(config: Config, store: Store = openSqliteStore(config.storeFile)): Promise<ConnectedJourneys> {
+/**
+ * Opens a Temporal connection (and the store, unless one is given) and wires a JourneyClient
+ * to them; `close` closes only what it opened.
+ */
+export async function connectJourneys(config: Config, sharedStore?: Store): Promise<ConnectedJourneys> {
+  const store = sharedStore ?? openSqliteStore(config.storeFile);
   const address = temporalAddress(config);
   const connection = await Connection.connect({ address, connectTimeout: '3s' }).catch((err: Error) => {
     throw new Error(`cannot reach Temporal at ${address} (${err.message}); start the product with \`npm start\` or set TEMPORAL_ADDRESS`);
@@ -42,7 +46,7 @@ export async function connectJourneys(config: Config, store: Store = openSqliteS
     connection,
     async close() {
       await connection.close();
-      await store.close();
+      if (!sharedStore) await store.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
-import { consentChangeSchema, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
+import { z } from 'zod';
+import { consentChangeSchema, customerId as customerIdSchema, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
 import { readPath } from '../domain/path';
 import type { Catalogue, CatalogueJourney } from '../journeys';
 import type { Store } from '../store/types';
@@ -100,7 +101,7 @@ export class JourneyClient {
 
   /** The customer's journeys from Temporal visibility, with live step and wake-up from each running one's `state` query. */
   async journeysOf(customerId: unknown): Promise<CustomerJourney[]> {
-    const id = parseInput(profileSchema.shape.customerId, customerId, 'customer id');
+    const { customerId: id } = parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
     const journeys: CustomerJourney[] = [];
     for await (const run of this.options.temporal.workflow.list({ query: `CustomerId = "${id}"` })) {
       const attrs = run.typedSearchAttributes;

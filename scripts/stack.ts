@@ -85,6 +85,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     }
 
     const store = openSqliteStore(config.storeFile);
+    stops.push(() => store.close());
     if ((await store.countProfiles()) === 0) {
       await store.upsertProfiles(demoProfiles);
       log(`loaded ${demoProfiles.length} demo profiles (${demoProfiles.map((p) => p.customerId).join(', ')})`);
@@ -113,7 +114,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     });
     const running = worker.run();
     stops.push(async () => {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 

@@ -1,10 +1,14 @@
 // `npm start`: the product on its embedded defaults (see README for the settings).
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { configFromEnv } from '../client';
 import { startStack } from './stack';
 
 async function main() {
   const log = (line: string) => console.log(`journeys: ${line}`);
   const config = configFromEnv();
+  // Worker state changes and the bundler's report are noise to an operator; warnings are not.
+  // Signals are ours to handle, so everything stops in order, not only the worker.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const stack = await startStack(config, log);
   console.log(
     [

@@ -194,7 +194,7 @@ describe('journeys event / optout / status (time-skipping Temporal)', () => {
     [['event', 'cart.updated', 'cli-wrong', '--properties', '[1,2]'], '  properties: '],
     [['event', 'cart.updated', 'cli-when', '--occurred-at', 'yesterday', '--properties', cart], '  occurredAt: '],
     [['optout', 'cli-topic', '--topic', 'News Letter'], '  topic: '],
-    [['status', 'eve@example.com'], '  customer id: use letters'],
+    [['status', 'eve@example.com'], '  customerId: use letters'],
   ])('%j exits 2 and names the field, starting nothing', async (args, problem) => {
     const { code, stderr } = await journeys(args, withClient());
     expect(code).toBe(2);

@@ -11,7 +11,7 @@ let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
   t = await startJourneyEnv();
-  api = buildHttpApi({ journeys: t.client, bodyLimit: BODY_LIMIT });
+  api = buildHttpApi({ journeys: t.client, bodyLimit: BODY_LIMIT, logger: false });
 });
 afterAll(async () => {
   await api?.close();
