@@ -1,10 +1,23 @@
 import type { Transporter } from 'nodemailer';
 import type { ConsentStatus } from '../domain/customer';
 import type { TemplateRenderer } from '../domain/templates';
-import type { Store } from '../store/types';
+import type { FrequencyLimit, Store } from '../store/types';
 import { createSendStep } from './sendStep';
 
 export type { SendStepInput, SendStepResult } from './sendStep';
+
+/** Where a customer's unsubscribe link and headers point, for one topic. */
+export interface UnsubscribeLinks {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface SendPolicy {
+  /** Consent a customer has on a topic before any record of theirs exists in the ledger. */
+  consentDefault: (topic: string) => ConsentStatus;
+  /** Frequency limits across journeys, per customer and topic. */
+  frequencyLimits: (topic: string) => FrequencyLimit[];
+}
 
 export interface ActivityDeps {
   store: Store;
@@ -12,9 +25,8 @@ export interface ActivityDeps {
   /** The From address of every email, e.g. "Shop <hello@shop.example.com>". */
   from: string;
   templates: TemplateRenderer;
-  /** Consent a customer has on a topic before any record of theirs exists in the ledger. */
-  consentDefault: (topic: string) => ConsentStatus;
-  now: () => Date;
+  policy: SendPolicy;
+  unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -1,14 +1,20 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { addressHash } from '../domain/address';
 import type { CustomerEvent } from '../domain/customer';
 import type { TemplateRuleSet } from '../domain/journey';
 import { decide, type RuleTrace } from '../domain/rules';
-import type { SendRecord } from '../store/types';
+import type { SendKey, SendRecord } from '../store/types';
 import type { ActivityDeps } from './index';
+import { judgeSmtpFailure, type SmtpError } from './smtpReply';
 
 export interface SendStepInput {
   journeyId: string;
   topic: string;
+  /** Transactional email (an order receipt) needs no marketing consent and ignores caps, but never mails a suppressed address. */
+  transactional?: boolean;
+  /** What a send that hits a frequency cap does: wait until the cap frees (default) or skip. */
+  whenCapped?: 'wait' | 'skip';
   customerId: string;
   stepId: string;
   template: TemplateRuleSet;
@@ -18,52 +24,67 @@ export interface SendStepInput {
 
 export type SendStepResult =
   | { status: 'sent'; template: string; chosenBy: string; messageId: string; trace: RuleTrace[] }
-  | { status: 'skipped'; reason: string };
+  | { status: 'skipped'; reason: string }
+  /** Not now: the workflow waits until `until` and runs the step again. */
+  | { status: 'deferred'; until: string; reason: string };
 
-interface SmtpError extends Error {
-  responseCode?: number;
-  command?: string;
-}
+/** The consent topic whose withdrawal stops every non-transactional journey. */
+export const GLOBAL_TOPIC = 'all';
 
 /**
- * Sends one journey email exactly once. The send ledger row keyed by workflow ID + step ID
- * (never the run ID) is reserved first; `sending` is written just before SMTP and `sent`
- * right after. A retry that finds `sent` returns the recorded result. A retry that finds
- * `sending` cannot know whether the server accepted the message, so the policy is to
- * mark it `in_doubt` and not send again: a missing reminder is better than a duplicate.
+ * Sends one journey email exactly once, and only when it may go out. Checks run in order:
+ * consent (the ledger, read now, so a withdrawal whose signal was lost still holds),
+ * suppression, the frequency cap (reserved atomically with the send-ledger row keyed by
+ * workflow ID + step ID, never the run ID), then SMTP. `sending` is written just before
+ * SMTP and `sent` right after; a retry that finds `sent` returns the recorded result, and
+ * one that finds `sending` cannot know whether the server took the email, so it marks
+ * the row `in_doubt` and does not send again: a missing reminder is better than a duplicate.
  */
 export function createSendStep(deps: ActivityDeps) {
+  // Ledger times follow Temporal's clock (the attempt's scheduled time), so frequency caps
+  // hold in time-skipping tests exactly as they do in production.
+  const at = () => new Date(Context.current().info.currentAttemptScheduledTimestampMs).toISOString();
+
   return async function sendStep(input: SendStepInput): Promise<SendStepResult> {
-    const workflowId = currentWorkflowId();
-    const { stepId, customerId, journeyId, topic } = input;
-    const at = () => deps.now().toISOString();
-    const row = await deps.store.reserveSend({ workflowId, stepId, customerId, journeyId, topic }, at());
-    const earlier = outcomeOf(row);
-    if (earlier) return earlier;
-    if (row.status === 'sending') {
+    const key: SendKey = { workflowId: currentWorkflowId(), stepId: input.stepId, customerId: input.customerId, journeyId: input.journeyId, topic: input.topic };
+    const earlier = await deps.store.sendRecord(key.workflowId, key.stepId);
+    if (earlier?.status === 'sending') {
       const reason = 'in_doubt: an earlier attempt handed the email to SMTP and stopped before recording the result';
-      await deps.store.updateSend(workflowId, stepId, { status: 'in_doubt', reason, at: at() });
+      await deps.store.updateSend(key.workflowId, key.stepId, { status: 'in_doubt', reason, at: at() });
       return { status: 'skipped', reason: 'in_doubt' };
     }
+    if (earlier && earlier.status !== 'reserved') return outcomeOf(earlier);
 
     const skip = async (reason: string): Promise<SendStepResult> => {
-      await deps.store.updateSend(workflowId, stepId, { status: 'skipped', reason, at: at() });
+      await deps.store.skipSend(key, reason, at());
       return { status: 'skipped', reason };
     };
-    // The ledger is read at send time, so a withdrawal whose signal was lost still holds.
-    const consent = (await deps.store.consentFor(customerId, topic))?.status ?? deps.consentDefault(topic);
-    if (consent === 'withdrawn') return skip('consent_withdrawn');
-    const profile = await deps.store.getProfile(customerId);
+    if (!input.transactional && (await withdrawn(key.customerId, input.topic))) return skip('consent_withdrawn');
+    const profile = await deps.store.getProfile(key.customerId);
     if (!profile) return skip('no_profile');
+    const suppression = await deps.store.suppressionFor(addressHash(profile.email));
+    if (suppression) return skip(`suppressed: ${suppression.reason}`);
+
+    if (!earlier) {
+      const limits = input.transactional ? [] : deps.policy.frequencyLimits(input.topic);
+      const reservation = await deps.store.reserveSend(key, at(), limits);
+      if (reservation.capped) {
+        const reason = `frequency cap ${reservation.capped.limit} on ${input.topic}`;
+        if (input.whenCapped === 'skip') return skip(reason);
+        return { status: 'deferred', until: reservation.capped.until, reason };
+      }
+    }
 
     const decision = decide(input.template, { profile, event: input.event });
-    const template = `${journeyId}/${decision.choice}`;
-    const email = await deps.templates.render(template, { profile, event: input.event }).catch((err: Error) => {
-      throw ApplicationFailure.nonRetryable(err.message, 'TemplateError');
-    });
-    const messageId = `<${createHash('sha256').update(`${workflowId}/${stepId}`).digest('hex').slice(0, 32)}@journeys>`;
+    const links = deps.unsubscribe(key.customerId, input.transactional ? 'marketing' : input.topic);
+    const email = await deps.templates
+      .render(`${key.journeyId}/${decision.choice}`, { profile, event: input.event, unsubscribeUrl: links.url })
+      .catch((err: Error) => {
+        throw ApplicationFailure.nonRetryable(err.message, 'TemplateError');
+      });
+    const messageId = `<${createHash('sha256').update(`${key.workflowId}/${key.stepId}`).digest('hex').slice(0, 32)}@journeys>`;
 
-    await deps.store.updateSend(workflowId, stepId, { status: 'sending', template: decision.choice, messageId, at: at() });
+    await deps.store.updateSend(key.workflowId, key.stepId, { status: 'sending', template: decision.choice, messageId, at: at() });
     try {
       await deps.mailer.sendMail({
         from: deps.from,
@@ -72,28 +93,49 @@ export function createSendStep(deps: ActivityDeps) {
         html: email.html,
         text: email.text,
         messageId,
-        headers: { 'X-Journey': journeyId, 'X-Journey-Step': stepId },
+        headers: { ...links.headers, 'X-Journey': key.journeyId, 'X-Journey-Step': key.stepId },
       });
     } catch (err) {
-      return handleSmtpFailure(err as SmtpError);
+      return failed(err as SmtpError, profile.email);
     }
-    await deps.store.updateSend(workflowId, stepId, { status: 'sent', at: at() });
+    await deps.store.updateSend(key.workflowId, key.stepId, { status: 'sent', at: at() });
     return { status: 'sent', template: decision.choice, chosenBy: decision.chosenBy, messageId, trace: decision.trace };
 
-    async function handleSmtpFailure(err: SmtpError): Promise<never> {
-      const rejected = err.responseCode !== undefined;
-      const beforeData = err.command !== undefined && err.command !== 'DATA';
-      if (rejected || beforeData) {
-        // The server said no (or we never got to DATA): nothing was delivered, a retry may send.
-        if (err.responseCode && err.responseCode >= 500) {
-          await deps.store.updateSend(workflowId, stepId, { status: 'failed', reason: err.message, at: at() });
-          throw ApplicationFailure.nonRetryable(`SMTP rejected the email: ${err.message}`, 'SmtpRejected');
-        }
-        await deps.store.updateSend(workflowId, stepId, { status: 'reserved', reason: err.message, at: at() });
+    async function failed(err: SmtpError, email: string): Promise<never> {
+      const verdict = judgeSmtpFailure(err);
+      const update = (status: 'reserved' | 'failed' | 'in_doubt', reason: string) => deps.store.updateSend(key.workflowId, key.stepId, { status, reason, at: at() });
+      switch (verdict.kind) {
+        case 'retry':
+          // Nothing was delivered: the row goes back to reserved and Temporal retries with backoff.
+          await update('reserved', err.message);
+          throw err;
+        case 'inDoubt':
+          await update('in_doubt', `connection lost after DATA: ${err.message}`);
+          throw ApplicationFailure.nonRetryable(`the SMTP connection broke after DATA; not resent to avoid a duplicate`, 'SmtpInDoubt');
+        case 'badRecipient':
+          await deps.store.addSuppression({ addressHash: addressHash(email), reason: 'bounce', source: `smtp: ${verdict.reply}`, customerId: key.customerId, at: at() });
+          await update('failed', `recipient rejected, address suppressed: ${verdict.reply}`);
+          throw ApplicationFailure.nonRetryable(`the recipient's server rejected the address; it is suppressed: ${verdict.reply}`, 'RecipientRejected');
+        case 'senderRejected':
+          // Our reputation or setup, not the customer's address: alert operators, suppress nobody.
+          log.error('SMTP refused our email on policy grounds (5.7.x): check the sending domain, DKIM and reputation', { reply: verdict.reply, workflowId: key.workflowId });
+          Context.current().metricMeter.createCounter('journeys_smtp_sender_rejected', 'emails', 'SMTP 5.7.x refusals of our sending').add(1);
+          await update('failed', `sender rejected: ${verdict.reply}`);
+          throw ApplicationFailure.nonRetryable(`SMTP refused our sending (5.7.x): ${verdict.reply}`, 'SenderRejected');
+        case 'rejected':
+          await update('failed', verdict.reply);
+          throw ApplicationFailure.nonRetryable(`SMTP rejected the email: ${verdict.reply}`, 'SmtpRejected');
       }
-      throw err;
     }
   };
+
+  async function withdrawn(customerId: string, topic: string): Promise<boolean> {
+    for (const t of [GLOBAL_TOPIC, topic]) {
+      const status = (await deps.store.consentFor(customerId, t))?.status ?? (t === GLOBAL_TOPIC ? 'granted' : deps.policy.consentDefault(t));
+      if (status === 'withdrawn') return true;
+    }
+    return false;
+  }
 }
 
 function currentWorkflowId(): string {
@@ -102,12 +144,8 @@ function currentWorkflowId(): string {
   return workflowId;
 }
 
-function outcomeOf(row: SendRecord): SendStepResult | undefined {
-  if (row.status === 'sent') {
-    return { status: 'sent', template: row.template ?? '', chosenBy: 'an earlier attempt', messageId: row.messageId ?? '', trace: [] };
-  }
-  if (row.status === 'skipped' || row.status === 'in_doubt' || row.status === 'failed') {
-    return { status: 'skipped', reason: row.status === 'skipped' ? (row.reason ?? 'skipped') : row.status };
-  }
-  return undefined;
+/** What a retried attempt reports for a row an earlier attempt finished. */
+function outcomeOf(row: SendRecord): SendStepResult {
+  if (row.status === 'sent') return { status: 'sent', template: row.template ?? '', chosenBy: 'an earlier attempt', messageId: row.messageId ?? '', trace: [] };
+  return { status: 'skipped', reason: row.status === 'skipped' ? (row.reason ?? 'skipped') : row.status };
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ValidationError } from './errors';
 import type { JourneyClient } from './journeyClient';
+import { unsubscribeRoutes, type UnsubscribeRoutesOptions } from './unsubscribe';
 
 export interface HttpApiOptions {
   journeys: JourneyClient;
@@ -8,6 +9,8 @@ export interface HttpApiOptions {
   bodyLimit: number;
   /** Default true (Fastify's pino on stdout), so a 500 is never silent; false for quiet tests; an instance is used as it is. */
   logger?: boolean | FastifyBaseLogger;
+  /** Serves the one-click unsubscribe endpoint and page at /u/<token>; absent, there is no /u route. */
+  unsubscribe?: UnsubscribeRoutesOptions;
 }
 
 interface ErrorBody {
@@ -17,7 +20,7 @@ interface ErrorBody {
 }
 
 /** The JSON API over JourneyClient. Returned not listening: the caller picks the address, tests use `inject`. */
-export function buildHttpApi({ journeys, bodyLimit, logger = true }: HttpApiOptions): FastifyInstance {
+export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }: HttpApiOptions): FastifyInstance {
   const sendError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const [status, body] = describeError(err, bodyLimit);
     if (status >= 500) request.log.error({ err }, 'request failed');
@@ -50,10 +53,21 @@ export function buildHttpApi({ journeys, bodyLimit, logger = true }: HttpApiOpti
 
   app.post('/v1/consent', async (request) => journeys.changeConsent(request.body));
 
+  app.post('/v1/suppressions', async (request) => journeys.suppress(request.body));
+
+  app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/audit', async (request) => ({
+    customerId: request.params.customerId,
+    entries: await journeys.audit(request.params.customerId),
+  }));
+
+  app.delete<{ Params: { customerId: string } }>('/v1/customers/:customerId', async (request) => journeys.forget(request.params.customerId));
+
   app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/journeys', async (request) => {
     const { customerId } = request.params;
     return { customerId, journeys: await journeys.journeysOf(customerId) };
   });
+
+  if (unsubscribe) app.register(unsubscribeRoutes({ ...unsubscribe, journeys }));
 
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),

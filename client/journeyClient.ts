@@ -7,6 +7,7 @@ import type { Catalogue, CatalogueJourney } from '../journeys';
 import type { Store } from '../store/types';
 import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
+import { auditOf, forget, suppress, type AuditEntry } from './customerRecords';
 import { parseInput, ValidationError } from './errors';
 import { Semaphore } from './semaphore';
 
@@ -120,6 +121,21 @@ export class JourneyClient {
       journeys.push(journey);
     }
     return journeys;
+  }
+
+  /** Adds an address to the suppression list; a complaint also withdraws marketing consent. */
+  suppress(input: unknown) {
+    return suppress(this.options.store, input, (customerId, source) => this.changeConsent({ customerId, topic: 'marketing', status: 'withdrawn', source }), this.now());
+  }
+
+  /** The customer's story in time order: journeys, sends, skips with reasons, consent, suppression. */
+  audit(customerId: unknown): Promise<AuditEntry[]> {
+    return auditOf(this.options.store, customerId);
+  }
+
+  /** Terminates the customer's journeys, erases their data, keeps only a suppressed hash of their address. */
+  forget(customerId: unknown) {
+    return forget(this.options.store, this.options.temporal, customerId, this.now());
   }
 
   workflowIdOf(journeyId: string, customerId: string, entryKey?: string): string {

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseKeyList } from './unsubscribe';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const CAP = /^([a-z][a-z0-9_-]*):(\d+)\/(\d+[smhdw])$/;
 
 // Every setting, read once from the environment and passed down; the README lists them.
 const envSchema = z.object({
@@ -19,6 +21,31 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Journeys demo <hello@shop.example.com>'),
   JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
+  CONSENT_OPT_IN_TOPICS: z.string().default(''),
+  FREQUENCY_CAPS: z
+    .string()
+    .default('')
+    .refine((text) => text.split(',').every((cap) => cap.trim() === '' || CAP.test(cap.trim())), 'write caps as topic:count/window, e.g. "marketing:1/24h,marketing:3/7d"'),
+  /** Where customers reach the unsubscribe page; RFC 8058 wants https, the http default is for local use only. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'give the public http(s) address of the HTTP API, e.g. "https://journeys.shop.example.com"' }).optional(),
+  UNSUBSCRIBE_MAILTO: z.email().default('unsubscribe@shop.example.com'),
+  UNSUBSCRIBE_KEYS: z
+    .string()
+    .transform((text, ctx) => {
+      const { keys, problems } = parseKeyList(text);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return problems.length > 0 ? z.NEVER : keys;
+    })
+    .optional(),
+  DKIM_DOMAIN: z.string().min(1).optional(),
+  DKIM_SELECTOR: z.string().min(1).optional(),
+  DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+}).superRefine((e, ctx) => {
+  const dkim = { DKIM_DOMAIN: e.DKIM_DOMAIN, DKIM_SELECTOR: e.DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE: e.DKIM_PRIVATE_KEY_FILE };
+  const missing = Object.entries(dkim).filter(([, value]) => value === undefined).map(([name]) => name);
+  if (missing.length > 0 && missing.length < 3) {
+    ctx.addIssue({ code: 'custom', path: [missing[0]], message: `DKIM signing needs DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together; set ${missing.join(' and ')} too, or unset all three` });
+  }
 });
 
 export class ConfigError extends Error {}
@@ -52,6 +79,25 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     mailFrom: e.MAIL_FROM,
     waitScale: e.JOURNEY_WAIT_SCALE,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+    consent: {
+      /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
+      optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),
+    },
+    frequencyCaps: e.FREQUENCY_CAPS.split(',')
+      .map((cap) => CAP.exec(cap.trim()))
+      .filter((match) => match !== null)
+      .map(([, topic, max, window]) => ({ topic, max: Number(max), window })),
+    unsubscribe: {
+      publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+      mailto: e.UNSUBSCRIBE_MAILTO,
+      /** Empty: the embedded default keeps one generated key in `<dataDir>/unsubscribe-keys` (see loadUnsubscribeKeys). */
+      keys: e.UNSUBSCRIBE_KEYS ?? [],
+    },
+    /** Absent: emails go out unsigned (the relay may sign them). */
+    dkim:
+      e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY_FILE
+        ? { domainName: e.DKIM_DOMAIN, keySelector: e.DKIM_SELECTOR, privateKeyFile: e.DKIM_PRIVATE_KEY_FILE }
+        : undefined,
   };
 }
 

@@ -5,7 +5,9 @@ import nodemailer from 'nodemailer';
 import { connectJourneys } from '../client';
 import { buildHttpApi } from '../client/http';
 import { temporalAddress, type Config } from '../domain/config';
-import { createTemplateRenderer } from '../domain/templates';
+import { createUnsubscribeSigner, unsubscribeLinks } from '../domain/unsubscribe';
+import { dkimOptions, loadUnsubscribeKeys } from '../client/unsubscribe';
+import { createActivityDeps } from '../worker/deps';
 import { loadCatalogue } from '../journeys';
 import { openSqliteStore } from '../store/sqlite';
 import { createJourneyWorker, type JourneyWorkerOptions } from '../worker';
@@ -91,9 +93,11 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       log(`loaded ${demoProfiles.length} demo profiles (${demoProfiles.map((p) => p.customerId).join(', ')})`);
     }
     const catalogue = loadCatalogue();
+    const signer = createUnsubscribeSigner(loadUnsubscribeKeys(config));
+    const dkim = dkimOptions(config);
     const mailer = config.smtp.url
-      ? nodemailer.createTransport(config.smtp.url)
-      : nodemailer.createTransport({ host: '127.0.0.1', port: config.smtp.outboxPort, pool: true, maxConnections: 5 });
+      ? nodemailer.createTransport(config.smtp.url, { dkim })
+      : nodemailer.createTransport({ host: '127.0.0.1', port: config.smtp.outboxPort, pool: true, maxConnections: 5, dkim });
     stops.push(async () => mailer.close());
 
     const nativeConnection = await NativeConnection.connect({ address });
@@ -103,14 +107,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...extra,
-      deps: {
-        store,
-        mailer,
-        from: config.mailFrom,
-        templates: createTemplateRenderer(catalogue.templates),
-        consentDefault: () => 'granted',
-        now: () => new Date(),
-      },
+      deps: createActivityDeps({ store, mailer, catalogue, config, unsubscribe: unsubscribeLinks(signer, config.unsubscribe) }),
     });
     const running = worker.run();
     stops.push(async () => {
@@ -120,7 +117,11 @@ export async function startStack(config: Config, log: (line: string) => void, ex
 
     const connected = await connectJourneys(config, store);
     stops.push(() => connected.close());
-    const api = buildHttpApi({ journeys: connected.journeys, bodyLimit: config.http.bodyLimit });
+    const api = buildHttpApi({
+      journeys: connected.journeys,
+      bodyLimit: config.http.bodyLimit,
+      unsubscribe: { signer, store, topics: [...new Set(catalogue.journeys.map((j) => j.definition.topic))], optInTopics: config.consent.optInTopics },
+    });
     await api.listen({ host, port: config.http.port });
     stops.push(() => api.close());
 

@@ -80,6 +80,22 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX sends_by_customer ON sends (customer_id, created_at);
     `,
   },
+  {
+    id: '0002_suppressions',
+    sql: `
+      -- One row per address, by hash: the address itself is never needed to check it.
+      CREATE TABLE suppressions (
+        address_hash TEXT PRIMARY KEY,
+        reason       TEXT NOT NULL CHECK (reason IN ('bounce', 'complaint', 'manual', 'erased')),
+        source       TEXT NOT NULL,
+        customer_id  TEXT,
+        at           TEXT NOT NULL
+      );
+      CREATE INDEX suppressions_by_customer ON suppressions (customer_id);
+      CREATE INDEX sends_by_customer_topic ON sends (customer_id, topic, created_at);
+      CREATE INDEX profiles_by_address ON profiles (lower(email));
+    `,
+  },
 ];
 
 /**

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { CustomerEvent, Profile } from '../domain/customer';
 import { migrate } from './migrations';
+import { sqliteTrust } from './sqliteTrust';
 import type { ConsentRecord, RecordedEvent, SendKey, SendRecord, SendStatus, Store } from './types';
 
 interface ProfileRow {
@@ -162,23 +163,24 @@ export function openSqliteStore(file: string): Store {
     return { firstSeen: false, routed: stored?.routed_at != null };
   });
 
-  // Insert-or-keep and the read-back share one transaction, so two attempts racing from
-  // two processes both see the same single row.
-  const reserveSend = db.transaction((key: SendKey, at: string): SendRecord => {
-    sql.reserveSend.run({
-      workflow_id: key.workflowId,
-      step_id: key.stepId,
-      customer_id: key.customerId,
-      journey_id: key.journeyId,
-      topic: key.topic,
-      status: 'reserved',
-      created_at: at,
-      updated_at: at,
-    });
-    const row = sql.getSend.get(key.workflowId, key.stepId);
-    if (!row) throw new Error(`send ledger row ${key.workflowId}/${key.stepId} vanished after reserving it`);
-    return toSend(row);
-  });
+  const ledger = {
+    insertReserved(key: SendKey, at: string) {
+      sql.reserveSend.run({
+        workflow_id: key.workflowId,
+        step_id: key.stepId,
+        customer_id: key.customerId,
+        journey_id: key.journeyId,
+        topic: key.topic,
+        status: 'reserved',
+        created_at: at,
+        updated_at: at,
+      });
+    },
+    getSend(workflowId: string, stepId: string) {
+      const row = sql.getSend.get(workflowId, stepId);
+      return row && toSend(row);
+    },
+  };
 
   return {
     async upsertProfiles(profiles) {
@@ -246,8 +248,9 @@ export function openSqliteStore(file: string): Store {
       }));
     },
 
-    async reserveSend(key, at) {
-      return reserveSend.immediate(key, at);
+    ...sqliteTrust(db, ledger),
+    async sendRecord(workflowId, stepId) {
+      return ledger.getSend(workflowId, stepId);
     },
     async updateSend(workflowId, stepId, change) {
       const { changes } = sql.updateSend.run({

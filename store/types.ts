@@ -46,6 +46,31 @@ export interface SendKey {
   topic: string;
 }
 
+/** At most `max` sends per customer and topic within `windowMs`, e.g. 1 per 24 h. */
+export interface FrequencyLimit {
+  max: number;
+  windowMs: number;
+  /** How people say it, e.g. "1 per 24h": it is what a capped send records. */
+  label: string;
+}
+
+/** The row this send owns, or, when a frequency limit is full, when a slot frees. */
+export type SendReservation =
+  | { record: SendRecord; capped?: undefined }
+  | { record?: undefined; capped: { limit: string; until: string } };
+
+export type SuppressionReason = 'bounce' | 'complaint' | 'manual' | 'erased';
+
+/** An address never to be mailed; kept as a hash, so an erased customer leaves no address behind. */
+export interface Suppression {
+  addressHash: string;
+  reason: SuppressionReason;
+  source: string;
+  /** Absent once the customer has been erased. */
+  customerId?: string;
+  at: string;
+}
+
 export interface RecordedEvent {
   /** False when an event with this id was recorded before (its first copy is kept as it was). */
   firstSeen: boolean;
@@ -80,8 +105,15 @@ export interface Store {
   recordJourneyRun(run: JourneyRun): Promise<void>;
   journeyRuns(customerId: string): Promise<JourneyRun[]>;
 
-  /** Inserts a `reserved` row, or returns the row an earlier attempt left, atomically. */
-  reserveSend(key: SendKey, at: string): Promise<SendRecord>;
+  sendRecord(workflowId: string, stepId: string): Promise<SendRecord | undefined>;
+  /**
+   * Inserts a `reserved` row, or returns the row an earlier attempt left. The frequency
+   * limits are checked in the same transaction as the insert, so two journeys of one
+   * customer racing for the last slot get one send between them.
+   */
+  reserveSend(key: SendKey, at: string, limits?: FrequencyLimit[]): Promise<SendReservation>;
+  /** Records a send that will not happen (no consent, suppressed, capped), or turns a reserved row into one. */
+  skipSend(key: SendKey, reason: string, at: string): Promise<void>;
   /**
    * Sets status, reason (cleared when not given) and updatedAt; template and messageId are
    * kept when not given. Throws when the row was never reserved.
@@ -92,6 +124,18 @@ export interface Store {
     change: { status: SendStatus; template?: string; messageId?: string; reason?: string; at: string },
   ): Promise<void>;
   sendsOf(customerId: string): Promise<SendRecord[]>;
+
+  addSuppression(suppression: Suppression): Promise<void>;
+  suppressionFor(addressHash: string): Promise<Suppression | undefined>;
+  suppressionsOf(customerId: string): Promise<Suppression[]>;
+  /** Customers whose profile has this address (case-insensitive), e.g. for a complaint feed. */
+  customersWithAddress(email: string): Promise<string[]>;
+
+  /**
+   * Erases a customer: profile, events, consent ledger, journey runs and send ledger. Their
+   * suppressions stay, without the customer ID. Returns the address the profile had.
+   */
+  forgetCustomer(customerId: string): Promise<{ email?: string }>;
 
   close(): Promise<void>;
 }

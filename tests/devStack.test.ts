@@ -11,6 +11,7 @@ import { stateQuery } from '../workflows/messages';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable } from './support/browser';
 import { quietRuntime, requiredEnv, workflowBundle } from './support/journeyEnv';
 import { freePort } from './support/ports';
+import { keepInSuiteOutbox } from './support/suiteOutbox';
 
 // The product as `npm start` runs it, on the real Temporal dev server, with waits 36,000×
 // shorter (1 h → 0.1 s, 24 h → 2.4 s, 72 h → 7.2 s) through the documented demo setting.
@@ -42,6 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await connection?.close();
   await stack?.stop();
+  if (config) keepInSuiteOutbox(config.smtp.outboxDir);
   if (!process.env.KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -1,10 +1,23 @@
 /**
  * Resolves (building once if needed) both Temporal servers before any test file runs, and
- * hands their paths to the test workers through the environment they inherit.
+ * hands their paths to the test workers through the environment they inherit. After the
+ * last test, every email the suite received is checked for one-click unsubscribe.
  */
 import { temporalCliPath, testServerPath } from '../scripts/temporalServers';
+import { createSuiteOutbox, removeSuiteOutbox, SUITE_OUTBOX_ENV, unsubscribeProblems } from './support/suiteOutbox';
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
   process.env.TEMPORAL_CLI_PATH = await temporalCliPath();
   process.env.TEMPORAL_TEST_SERVER_PATH = await testServerPath();
+  const outbox = createSuiteOutbox();
+  process.env[SUITE_OUTBOX_ENV] = outbox;
+
+  return async function teardown() {
+    const { count, problems } = await unsubscribeProblems(outbox);
+    removeSuiteOutbox(outbox);
+    if (problems.length > 0) {
+      throw new Error(`${problems.length} of ${count} emails in the suite lack one-click unsubscribe:\n  ${problems.slice(0, 20).join('\n  ')}`);
+    }
+    console.log(`every one of the ${count} emails the suite received carries List-Unsubscribe, List-Unsubscribe-Post and a body link`);
+  };
 }

@@ -166,14 +166,14 @@ describe('send ledger', () => {
   it('hands a retried attempt the row its first attempt left', async () => {
     const store = open();
     const first = await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    expect(first).toEqual({ ...key, status: 'reserved', createdAt: '2025-01-01T10:00:00.000Z', updatedAt: '2025-01-01T10:00:00.000Z' });
+    expect(first.record).toEqual({ ...key, status: 'reserved', createdAt: '2025-01-01T10:00:00.000Z', updatedAt: '2025-01-01T10:00:00.000Z' });
 
     await store.updateSend(key.workflowId, key.stepId, { status: 'sending', template: 'reminder-gold', at: '2025-01-01T10:00:01.000Z' });
     await store.updateSend(key.workflowId, key.stepId, { status: 'sent', messageId: '<m1@journeys>', at: '2025-01-01T10:00:02.000Z' });
 
     // The activity is retried (e.g. the worker died before reporting success).
     const retried = await store.reserveSend(key, '2025-01-01T10:05:00.000Z');
-    expect(retried).toEqual({
+    expect(retried.record).toEqual({
       ...key,
       status: 'sent',
       template: 'reminder-gold',
@@ -217,7 +217,7 @@ describe('one file shared by two processes', () => {
     const key: SendKey = { workflowId: 'w', stepId: 's', customerId: 'c1', journeyId: 'j', topic: 'marketing' };
     await cli.reserveSend(key, '2025-01-01T10:00:00.000Z');
     await cli.updateSend('w', 's', { status: 'sending', at: '2025-01-01T10:00:01.000Z' });
-    expect(await server.reserveSend(key, '2025-01-01T10:01:00.000Z')).toMatchObject({ status: 'sending' });
+    expect((await server.reserveSend(key, '2025-01-01T10:01:00.000Z')).record).toMatchObject({ status: 'sending' });
   });
 
   it('applies each migration once, however often the file is opened', async () => {

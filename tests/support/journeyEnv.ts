@@ -5,11 +5,14 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import nodemailer from 'nodemailer';
 import { JourneyClient } from '../../client/journeyClient';
-import { createTemplateRenderer } from '../../domain/templates';
+import type { Config } from '../../domain/config';
+import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
 import { loadCatalogue } from '../../journeys';
 import { openSqliteStore } from '../../store/sqlite';
 import type { Store } from '../../store/types';
 import { createJourneyWorker, WORKFLOWS_PATH } from '../../worker';
+import { createActivityDeps } from '../../worker/deps';
+import type { OutboxOptions } from '../../scripts/outbox';
 import { journeySearchAttributes } from '../../workflows/searchAttributes';
 import { startMailbox, type Mailbox } from './mail';
 
@@ -65,7 +68,21 @@ export interface JourneyEnv {
  * The time-skipping Temporal test server, a real worker running the shipped catalogue,
  * a SQLite store in a temp folder and an SMTP server on loopback.
  */
-export async function startJourneyEnv(): Promise<JourneyEnv> {
+export interface JourneyEnvOptions {
+  /** Frequency caps as the FREQUENCY_CAPS setting has them, e.g. [{ topic: 'marketing', max: 1, window: '24h' }]. */
+  frequencyCaps?: Config['frequencyCaps'];
+  /** SMTP server behaviour, e.g. refusing a recipient. */
+  mailbox?: OutboxOptions;
+}
+
+/** The unsubscribe links of the test suite: signed with a fixed test key, pointing at a fixed public address. */
+export const TEST_UNSUBSCRIBE = {
+  keys: [{ id: 'test', secret: 'test-secret-that-is-at-least-32-characters' }],
+  publicUrl: 'https://journeys.test',
+  mailto: 'unsubscribe@shop.example.com',
+};
+
+export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<JourneyEnv> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_TEST_SERVER_PATH') } },
@@ -79,7 +96,7 @@ export async function startJourneyEnv(): Promise<JourneyEnv> {
   const faults: Faults = { failAfterSmtpAccepted: 0 };
   const sqlite = openSqliteStore(join(dir, 'journeys.db'));
   const store = withFaults(sqlite, faults);
-  const mailbox = await startMailbox();
+  const mailbox = await startMailbox(options.mailbox);
   const catalogue = loadCatalogue();
   const taskQueue = 'journeys-test';
   const worker = await createJourneyWorker({
@@ -87,14 +104,13 @@ export async function startJourneyEnv(): Promise<JourneyEnv> {
     namespace: 'default',
     taskQueue,
     workflowBundle: await workflowBundle(),
-    deps: {
+    deps: createActivityDeps({
       store,
       mailer: nodemailer.createTransport(mailbox.url),
-      from: 'Shop <hello@shop.example.com>',
-      templates: createTemplateRenderer(catalogue.templates),
-      consentDefault: () => 'granted',
-      now: () => new Date(),
-    },
+      catalogue,
+      config: { mailFrom: 'Shop <hello@shop.example.com>', consent: { optInTopics: [] }, frequencyCaps: options.frequencyCaps ?? [] },
+      unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
+    }),
   });
   const running = worker.run();
   const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue });

@@ -1,5 +1,6 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { startOutbox, type Outbox, type OutboxOptions } from '../../scripts/outbox';
+import { suiteOutboxFolder } from './suiteOutbox';
 
 export interface ReceivedEmail {
   to: string;
@@ -24,7 +25,7 @@ export interface Mailbox {
 }
 
 export async function startMailbox(options: OutboxOptions = {}): Promise<Mailbox> {
-  const outbox = await startOutbox(options);
+  const outbox = await startOutbox({ dir: suiteOutboxFolder(), ...options });
   const parse = async (): Promise<ReceivedEmail[]> =>
     Promise.all(
       outbox.messages.map(async (message) => {
