@@ -1,7 +1,10 @@
 import type { Transporter } from 'nodemailer';
 import type { ConsentStatus } from '../domain/customer';
+import type { QuietHours } from '../domain/localTime';
 import type { TemplateRenderer } from '../domain/templates';
 import type { FrequencyLimit, Store } from '../store/types';
+import { createBranchStep } from './branchStep';
+import { createResolveWait } from './resolveWait';
 import { createSendStep } from './sendStep';
 
 export type { SendStepInput, SendStepResult } from './sendStep';
@@ -17,6 +20,10 @@ export interface SendPolicy {
   consentDefault: (topic: string) => ConsentStatus;
   /** Frequency limits across journeys, per customer and topic. */
   frequencyLimits: (topic: string) => FrequencyLimit[];
+  /** Local hours without marketing email; undefined turns them off. */
+  quietHours?: QuietHours;
+  /** For customers whose profile names no (valid) timezone, unless the journey names one. */
+  defaultTimezone: string;
 }
 
 export interface ActivityDeps {
@@ -30,5 +37,5 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return { sendStep: createSendStep(deps) };
+  return { sendStep: createSendStep(deps), resolveWait: createResolveWait(deps), branchStep: createBranchStep(deps) };
 }

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { addressHash } from '../domain/address';
-import type { CustomerEvent } from '../domain/customer';
+import { GLOBAL_TOPIC, type CustomerEvent } from '../domain/customer';
 import type { TemplateRuleSet } from '../domain/journey';
-import { decide, type RuleTrace } from '../domain/rules';
+import { endOfQuietHours, isTimeZone } from '../domain/localTime';
+import type { RuleTrace } from '../domain/rules';
+import { decideOnFacts } from './facts';
 import type { SendKey, SendRecord } from '../store/types';
 import type { ActivityDeps } from './index';
 import { judgeSmtpFailure, type SmtpError } from './smtpReply';
@@ -15,6 +17,8 @@ export interface SendStepInput {
   transactional?: boolean;
   /** What a send that hits a frequency cap does: wait until the cap frees (default) or skip. */
   whenCapped?: 'wait' | 'skip';
+  /** The journey's timezone for customers whose profile names none. */
+  defaultTimezone?: string;
   customerId: string;
   stepId: string;
   template: TemplateRuleSet;
@@ -27,9 +31,6 @@ export type SendStepResult =
   | { status: 'skipped'; reason: string }
   /** Not now: the workflow waits until `until` and runs the step again. */
   | { status: 'deferred'; until: string; reason: string };
-
-/** The consent topic whose withdrawal stops every non-transactional journey. */
-export const GLOBAL_TOPIC = 'all';
 
 /**
  * Sends one journey email exactly once, and only when it may go out. Checks run in order:
@@ -65,6 +66,13 @@ export function createSendStep(deps: ActivityDeps) {
     const suppression = await deps.store.suppressionFor(addressHash(profile.email));
     if (suppression) return skip(`suppressed: ${suppression.reason}`);
 
+    if (!input.transactional && deps.policy.quietHours) {
+      const { quietHours } = deps.policy;
+      const zone = timezoneOf(profile.attributes.timezone) ?? input.defaultTimezone ?? deps.policy.defaultTimezone;
+      const end = endOfQuietHours(new Date(at()), zone, quietHours);
+      if (end) return { status: 'deferred', until: end.toISOString(), reason: `quiet hours ${quietHours.start}–${quietHours.end} in ${zone}` };
+    }
+
     if (!earlier) {
       const limits = input.transactional ? [] : deps.policy.frequencyLimits(input.topic);
       const reservation = await deps.store.reserveSend(key, at(), limits);
@@ -75,7 +83,7 @@ export function createSendStep(deps: ActivityDeps) {
       }
     }
 
-    const decision = decide(input.template, { profile, event: input.event });
+    const decision = await decideOnFacts(deps.store, input.template, { now: at(), customerId: key.customerId, profile, event: input.event }, `send ${key.stepId}`);
     const links = deps.unsubscribe(key.customerId, input.transactional ? 'marketing' : input.topic);
     const email = await deps.templates
       .render(`${key.journeyId}/${decision.choice}`, { profile, event: input.event, unsubscribeUrl: links.url })
@@ -136,6 +144,10 @@ export function createSendStep(deps: ActivityDeps) {
     }
     return false;
   }
+}
+
+function timezoneOf(value: unknown): string | undefined {
+  return typeof value === 'string' && isTimeZone(value) ? value : undefined;
 }
 
 function currentWorkflowId(): string {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { readConfig, temporalAddress, type Config } from '../domain/config';
+import { consentDefault, readConfig, temporalAddress, type Config } from '../domain/config';
 import { loadCatalogue } from '../journeys';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
@@ -39,6 +39,7 @@ export async function connectJourneys(config: Config, sharedStore?: Store): Prom
     taskQueue: config.temporal.taskQueue,
     waitScale: config.waitScale,
     maxStartsInFlight: config.maxStartsInFlight,
+    consentDefault: consentDefault(config),
   });
   return {
     journeys,

@@ -1,7 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { consentChangeSchema, customerId as customerIdSchema, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
+import { consentChangeSchema, customerId as customerIdSchema, GLOBAL_TOPIC, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
+import { parseDuration } from '../domain/duration';
+import { eventMatches } from '../domain/journey';
 import { readPath } from '../domain/path';
 import type { Catalogue, CatalogueJourney } from '../journeys';
 import type { Store } from '../store/types';
@@ -88,7 +90,8 @@ export class JourneyClient {
     await this.options.store.recordConsent({ ...change, at: this.now().toISOString() });
     const signalled: string[] = [];
     if (change.status === 'withdrawn') {
-      const runs = (await this.options.store.journeyRuns(change.customerId)).filter((run) => run.topic === change.topic);
+      // A global opt-out reaches every run; transactional journeys ignore it themselves.
+      const runs = (await this.options.store.journeyRuns(change.customerId)).filter((run) => change.topic === GLOBAL_TOPIC || run.topic === change.topic);
       await Promise.all(
         runs.map(async (run) => {
           if (await this.signal(run.workflowId, consentChangedSignal, { topic: change.topic, status: change.status })) {
@@ -156,9 +159,10 @@ export class JourneyClient {
 
   private async startOrSignal(journey: CatalogueJourney, event: CustomerEvent, entryKey: string | undefined, result: IngestResult) {
     const { definition, version } = journey;
-    const consent = (await this.options.store.consentFor(event.customerId, definition.topic))?.status ?? this.options.consentDefault?.(definition.topic) ?? 'granted';
-    if (consent === 'withdrawn') return;
+    // No journey starts that could only end opted out; the send step checks again before every email.
+    if (!definition.transactional && (await this.withdrawn(event.customerId, definition.topic))) return;
     const workflowId = this.workflowIdOf(definition.id, event.customerId, entryKey);
+    if (await this.coolingDown(definition, workflowId, event)) return;
     const input: JourneyInput = { definition, version, customerId: event.customerId, entryKey, entryEvent: event, waitScale: this.options.waitScale ?? 1 };
     await this.options.store.recordJourneyRun({ workflowId, journeyId: definition.id, customerId: event.customerId, topic: definition.topic, startedAt: event.occurredAt });
     try {
@@ -188,12 +192,37 @@ export class JourneyClient {
     }
   }
 
+  /**
+   * Under `afterCooldown`, true while the previous run of this entry closed less than the
+   * cooldown before the event occurred; then the event starts nothing. The close time is
+   * Temporal's (describe), not the store's journey run row, which every start attempt rewrites.
+   * A run still going is not cooling down: the start below fails and the run gets the event.
+   */
+  private async coolingDown(definition: CatalogueJourney['definition'], workflowId: string, event: CustomerEvent): Promise<boolean> {
+    if (typeof definition.reentry !== 'object') return false;
+    const previous = await this.inFlight
+      .run(() => this.options.temporal.workflow.getHandle(workflowId).describe())
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (!previous?.closeTime) return false;
+    return Date.parse(event.occurredAt) - previous.closeTime.getTime() < parseDuration(definition.reentry.afterCooldown);
+  }
+
+  private async withdrawn(customerId: string, topic: string): Promise<boolean> {
+    const { store, consentDefault } = this.options;
+    const global = (await store.consentFor(customerId, GLOBAL_TOPIC))?.status;
+    const own = (await store.consentFor(customerId, topic))?.status ?? consentDefault?.(topic) ?? 'granted';
+    return global === 'withdrawn' || own === 'withdrawn';
+  }
+
   private listenersOf(event: CustomerEvent): CatalogueJourney[] {
     return this.options.catalogue.journeys.filter(
       ({ definition }) =>
         definition.trigger.event !== event.type &&
         (definition.goals.some((goal) => goal.event === event.type) ||
-          definition.steps.some((step) => step.kind === 'waitFor' && step.event === event.type)),
+          definition.steps.some((step) => step.kind === 'waitFor' && step.event === event.type && eventMatches(event, step.where, this.now().toISOString()))),
     );
   }
 

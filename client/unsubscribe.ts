@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type DKIM from 'nodemailer/lib/dkim';
 import type { Config } from '../domain/config';
-import type { ConsentStatus } from '../domain/customer';
-import { GLOBAL_TOPIC, parseKeyList, type TokenRejection, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/unsubscribe';
+import { GLOBAL_TOPIC, type ConsentStatus } from '../domain/customer';
+import { parseKeyList, type TokenRejection, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/unsubscribe';
 import type { Store } from '../store/types';
 import type { JourneyClient } from './journeyClient';
 

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { ConsentStatus } from './customer';
+import { isTimeZone, LOCAL_TIME, type QuietHours } from './localTime';
 import { parseKeyList } from './unsubscribe';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const QUIET = /^(\d\d:\d\d)-(\d\d:\d\d)$/;
 const CAP = /^([a-z][a-z0-9_-]*):(\d+)\/(\d+[smhdw])$/;
 
 // Every setting, read once from the environment and passed down; the README lists them.
@@ -22,6 +25,11 @@ const envSchema = z.object({
   JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
   CONSENT_OPT_IN_TOPICS: z.string().default(''),
+  QUIET_HOURS: z
+    .string()
+    .default('21:00-08:00')
+    .refine((text) => text === 'off' || (QUIET.exec(text)?.slice(1).every((t) => LOCAL_TIME.test(t)) ?? false), 'write quiet hours as HH:MM-HH:MM in local time, e.g. "21:00-08:00", or "off"'),
+  DEFAULT_TIMEZONE: z.string().default('UTC').refine(isTimeZone, 'an IANA timezone such as "Europe/Berlin"'),
   FREQUENCY_CAPS: z
     .string()
     .default('')
@@ -49,6 +57,11 @@ const envSchema = z.object({
 });
 
 export class ConfigError extends Error {}
+
+function quietHoursOf(text: string): QuietHours {
+  const [, start, end] = QUIET.exec(text) ?? [];
+  return { start, end };
+}
 
 export function readConfig(env: Record<string, string | undefined>, projectRoot: string) {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
@@ -83,6 +96,10 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
       /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
       optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),
     },
+    /** No marketing email arrives in these local hours of the customer's timezone; transactional email ignores them. */
+    quietHours: e.QUIET_HOURS === 'off' ? undefined : quietHoursOf(e.QUIET_HOURS),
+    /** The timezone of customers whose profile names none (or an unknown one). */
+    defaultTimezone: e.DEFAULT_TIMEZONE,
     frequencyCaps: e.FREQUENCY_CAPS.split(',')
       .map((cap) => CAP.exec(cap.trim()))
       .filter((match) => match !== null)
@@ -106,4 +123,9 @@ export type Config = ReturnType<typeof readConfig>;
 /** The Temporal frontend address: the configured cluster, or the embedded dev server. */
 export function temporalAddress(config: Config): string {
   return config.temporal.address ?? `${config.http.host}:${config.temporal.port}`;
+}
+
+/** The consent a customer has on a topic before the ledger holds anything of theirs: opt-in topics start withdrawn. */
+export function consentDefault(config: Pick<Config, 'consent'>): (topic: string) => ConsentStatus {
+  return (topic) => (config.consent.optInTopics.includes(topic) ? 'withdrawn' : 'granted');
 }

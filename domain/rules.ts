@@ -1,85 +1,117 @@
 import { z } from 'zod';
-import { readPath } from './path';
+import { isDuration } from './duration';
+import { evaluateRule, RuleFactsError, type FactName, type RuleFacts } from './ruleEval';
+
+export { describeRule, evaluateRule, RuleFactsError, type FactName, type RuleFacts } from './ruleEval';
 
 /**
- * The rule language: `all` / `any` / `not` trees over facts. Facts are addressed by
- * dotted paths from the evaluation context: `profile.attributes.loyaltyTier`,
- * `event.properties.total` (the journey's entry event, as last updated).
+ * The rule language: `all` / `any` / `not` trees over facts (see `RuleFacts`). Leaves are
+ * attribute comparisons addressed by dotted paths (`profile.attributes.loyaltyTier`,
+ * `event.properties.total`, `rfm.recencyDays`), event predicates over the customer's
+ * history, and segment membership. The schema is the single source of the `Rule` type.
  */
-export const comparisonOps = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'contains', 'exists'] as const;
+export const comparisonOps = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'contains', 'exists', 'matches', 'before', 'after', 'within'] as const;
+export type ComparisonOp = (typeof comparisonOps)[number];
 
-export type Rule =
-  | { all: Rule[] }
-  | { any: Rule[] }
-  | { not: Rule }
-  | { attr: string; op: (typeof comparisonOps)[number]; value?: unknown };
+const attr = z.string().min(1, 'name the attribute by its dotted path, e.g. "profile.attributes.loyaltyTier"');
+// Equality stays strict (no "007" == 7): imported ZIP codes and IDs are strings on purpose.
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'a string, number or boolean' });
+const duration = z.string().refine(isDuration, 'a duration such as "90m", "24h" or "7d"');
+const isoDate = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: 'an ISO date such as "2024-05-01" or "2024-05-01T09:00:00Z"',
+});
+/** A point in time: a fixed ISO date, or one relative to `facts.now` so rules stay valid as time passes. */
+const dateRef = z.union([z.literal('now'), isoDate, z.strictObject({ ago: duration }), z.strictObject({ fromNow: duration })], {
+  error: 'an ISO date, "now", { "ago": "30d" } or { "fromNow": "3d" }',
+});
+const timeWindow = z.union([z.strictObject({ last: duration }), z.strictObject({ next: duration })], {
+  error: '{ "last": "7d" } or { "next": "3d" }',
+});
+// Compiled once here so an author's typo is a schema error, not a rule that silently never matches.
+const regex = z.string().superRefine((source, ctx) => {
+  try {
+    new RegExp(source);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` });
+  }
+});
 
-export const ruleSchema: z.ZodType<Rule> = z.lazy(() =>
-  z.union([
-    z.strictObject({ all: z.array(ruleSchema).min(1) }),
-    z.strictObject({ any: z.array(ruleSchema).min(1) }),
-    z.strictObject({ not: ruleSchema }),
-    z.strictObject({ attr: z.string().min(1), op: z.enum(comparisonOps), value: z.unknown().optional() }),
-  ]),
-);
+export const comparisonSchema = z.discriminatedUnion('op', [
+  z.strictObject({ attr, op: z.enum(['eq', 'neq', 'contains']), value: scalar }),
+  z.strictObject({ attr, op: z.enum(['gt', 'gte', 'lt', 'lte']), value: z.number({ error: 'a number (use before / after / within for dates)' }) }),
+  z.strictObject({ attr, op: z.literal('in'), value: z.array(scalar).min(1, 'list at least one value') }),
+  z.strictObject({ attr, op: z.literal('exists'), value: z.boolean().optional() }),
+  z.strictObject({ attr, op: z.literal('matches'), value: regex }),
+  z.strictObject({ attr, op: z.enum(['before', 'after']), value: dateRef }),
+  z.strictObject({ attr, op: z.literal('within'), value: timeWindow }),
+]);
+
+const countBound = z.number().int().min(0);
+const countSchema = z
+  .strictObject({ gte: countBound.optional(), lte: countBound.optional(), eq: countBound.optional() })
+  .refine((c) => c.gte !== undefined || c.lte !== undefined || c.eq !== undefined, 'give gte, lte or eq')
+  .refine((c) => c.eq === undefined || (c.gte === undefined && c.lte === undefined), 'eq stands alone: use either eq or gte/lte');
+
+export const eventPredicateSchema = z.strictObject({
+  event: z.strictObject({
+    type: z.string().min(1),
+    /** Comparisons on each event (paths from the event: `properties.productId`), all of which must hold. */
+    where: z.array(comparisonSchema).min(1).optional(),
+    /** How many matching events there must be; at least one when left out. */
+    count: countSchema.optional(),
+    /** Only events in this long before `facts.now`; all history up to now when left out. */
+    within: duration.optional(),
+  }),
+});
+
+export const segmentPredicateSchema = z.strictObject({ segment: z.string().min(1) });
+
+const allRule = z.strictObject({
+  get all() {
+    return z.array(ruleSchema).min(1, 'an empty "all" always matches: put its choice in the fallback instead');
+  },
+});
+const anyRule = z.strictObject({
+  get any() {
+    return z.array(ruleSchema).min(1, 'an empty "any" never matches: remove the rule');
+  },
+});
+const notRule = z.strictObject({
+  get not() {
+    return ruleSchema;
+  },
+});
+
+// The union's options are told apart by which key the rule has; its own error names the
+// failure of that option only, because zod's default ("Invalid input") names none.
+const ruleKinds = ['all', 'any', 'not', 'attr', 'event', 'segment'] as const;
+export const ruleSchema = z.union([allRule, anyRule, notRule, comparisonSchema, eventPredicateSchema, segmentPredicateSchema], {
+  error: (issue) => (issue.code === 'invalid_union' ? explainRuleError(issue.input, issue.errors) : undefined),
+});
+
+export type Rule = z.infer<typeof ruleSchema>;
+export type Comparison = z.infer<typeof comparisonSchema>;
+export type EventPredicate = z.infer<typeof eventPredicateSchema>;
+export type DateRef = z.infer<typeof dateRef>;
+export type TimeWindow = z.infer<typeof timeWindow>;
+
+function explainRuleError(input: unknown, optionIssues: { path: PropertyKey[]; message: string }[][]): string {
+  const keys = input !== null && typeof input === 'object' ? Object.keys(input) : [];
+  const kind = keys.includes('op') ? 'attr' : ruleKinds.find((k) => keys.includes(k));
+  const expected = 'a rule is one of { all: [...] }, { any: [...] }, { not: rule }, { attr, op, value }, { event: {...} } or { segment }';
+  if (!kind) return `${expected}; got ${keys.length ? `keys ${keys.join(', ')}` : JSON.stringify(input)}`;
+  const kinds = ruleKinds.filter((k) => keys.includes(k));
+  if (kinds.length > 1) return `a rule has one kind, found ${kinds.join(' and ')}: combine them inside "all" or "any"`;
+  const first = optionIssues[ruleKinds.indexOf(kind)]?.[0];
+  if (!first) return expected;
+  return first.path.length ? `${first.path.map(String).join('.')}: ${first.message}` : first.message;
+}
 
 export interface RuleTrace {
   rule: string;
   matched: boolean;
   because?: string;
   children?: RuleTrace[];
-}
-
-function compare(op: (typeof comparisonOps)[number], actual: unknown, expected: unknown): boolean {
-  switch (op) {
-    case 'exists':
-      return (actual !== undefined && actual !== null && actual !== '') === (expected ?? true);
-    case 'eq':
-      return actual === expected;
-    case 'neq':
-      return actual !== expected;
-    case 'gt':
-    case 'gte':
-    case 'lt':
-    case 'lte': {
-      if (typeof actual !== 'number' || typeof expected !== 'number') return false;
-      if (op === 'gt') return actual > expected;
-      if (op === 'gte') return actual >= expected;
-      if (op === 'lt') return actual < expected;
-      return actual <= expected;
-    }
-    case 'in':
-      return Array.isArray(expected) && expected.includes(actual);
-    case 'contains':
-      if (typeof actual === 'string' && typeof expected === 'string') return actual.includes(expected);
-      return Array.isArray(actual) && actual.includes(expected);
-  }
-}
-
-export function describeRule(rule: Rule): string {
-  if ('all' in rule) return `all of (${rule.all.map(describeRule).join(', ')})`;
-  if ('any' in rule) return `any of (${rule.any.map(describeRule).join(', ')})`;
-  if ('not' in rule) return `not (${describeRule(rule.not)})`;
-  return rule.op === 'exists' ? `${rule.attr} exists` : `${rule.attr} ${rule.op} ${JSON.stringify(rule.value)}`;
-}
-
-export function evaluateRule(rule: Rule, facts: Record<string, unknown>): RuleTrace {
-  if ('all' in rule || 'any' in rule) {
-    const parts = 'all' in rule ? rule.all : rule.any;
-    const children = parts.map((part) => evaluateRule(part, facts));
-    const matched = 'all' in rule ? children.every((c) => c.matched) : children.some((c) => c.matched);
-    return { rule: describeRule(rule), matched, children };
-  }
-  if ('not' in rule) {
-    const child = evaluateRule(rule.not, facts);
-    return { rule: describeRule(rule), matched: !child.matched, children: [child] };
-  }
-  const actual = readPath(facts, rule.attr);
-  return {
-    rule: describeRule(rule),
-    matched: compare(rule.op, actual, rule.value),
-    because: actual === undefined ? `${rule.attr} is missing` : `${rule.attr} is ${JSON.stringify(actual)}`,
-  };
 }
 
 /** An ordered rule set: the first matching rule's choice wins, else the mandatory fallback. */
@@ -101,7 +133,38 @@ export interface RuleSetDecision<T> {
   trace: RuleTrace[];
 }
 
-export function decide<T>(ruleSet: RuleSet<T>, facts: Record<string, unknown>): RuleSetDecision<T> {
+/**
+ * The facts a rule set reads beyond profile and event, so a caller loads history,
+ * segments or scores only when some rule needs them.
+ */
+export function requiredFacts(rules: Rule | RuleSet<unknown>): FactName[] {
+  const needed = new Set<FactName>();
+  const visit = (rule: Rule): void => {
+    if ('all' in rule) rule.all.forEach(visit);
+    else if ('any' in rule) rule.any.forEach(visit);
+    else if ('not' in rule) visit(rule.not);
+    else if ('segment' in rule) needed.add('segments');
+    else if ('event' in rule) needed.add('events').add('now');
+    else {
+      if (rule.attr === 'rfm' || rule.attr.startsWith('rfm.')) needed.add('rfm');
+      if (rule.op === 'within' || ((rule.op === 'before' || rule.op === 'after') && !isFixedDate(rule.value))) needed.add('now');
+    }
+  };
+  if ('rules' in rules) rules.rules.forEach((r) => visit(r.when));
+  else visit(rules);
+  return [...needed];
+}
+const isFixedDate = (ref: DateRef): boolean => typeof ref === 'string' && ref !== 'now';
+
+/**
+ * Picks the first matching rule's choice, else the fallback. Missing facts the rule set
+ * needs (see `requiredFacts`) throw a `RuleFactsError` before any rule runs: that is a
+ * caller's wiring bug, and a rule such as "no purchase in 30 days" must not quietly hold
+ * because nobody loaded the history.
+ */
+export function decide<T>(ruleSet: RuleSet<T>, facts: RuleFacts): RuleSetDecision<T> {
+  const missing = requiredFacts(ruleSet).filter((name) => facts[name] === undefined);
+  if (missing.length) throw new RuleFactsError(missing);
   const trace: RuleTrace[] = [];
   for (const candidate of ruleSet.rules) {
     const result = evaluateRule(candidate.when, facts);

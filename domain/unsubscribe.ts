@@ -14,9 +14,6 @@ export interface UnsubscribeKey {
   secret: string;
 }
 
-/** The consent topic of a global opt-out: withdrawn, it stops every topic but transactional email. */
-export const GLOBAL_TOPIC = 'all';
-
 export const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 export const MIN_SECRET_LENGTH = 32;
 

@@ -3,9 +3,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { journeySchema, type JourneyDefinition, type JourneyDefinitionInput } from '../domain/journey';
 import { cartAbandonment } from './cartAbandonment';
+import { orderReceipt } from './orderReceipt';
 
 /** The journeys this product ships; a new journey is one more definition and its templates. */
-const shipped: JourneyDefinitionInput[] = [cartAbandonment];
+export const shippedJourneys: JourneyDefinitionInput[] = [cartAbandonment, orderReceipt];
 
 export interface CatalogueJourney {
   definition: JourneyDefinition;
@@ -45,9 +46,12 @@ function versionOf(definition: JourneyDefinition, templates: Record<string, stri
   return hash.digest('hex').slice(0, 12);
 }
 
-/** Validates every definition and checks each template a send step names exists. */
-export function loadCatalogue(definitions: JourneyDefinitionInput[] = shipped, templatesDir = TEMPLATES_DIR): Catalogue {
-  const templates = readTemplates(templatesDir);
+/**
+ * Validates every definition and checks each template a send step names exists. Templates
+ * come from one folder or several (a later folder's template of the same name wins).
+ */
+export function loadCatalogue(definitions: JourneyDefinitionInput[] = shippedJourneys, templatesDirs: string | string[] = TEMPLATES_DIR): Catalogue {
+  const templates = Object.assign({}, ...[templatesDirs].flat().map(readTemplates)) as Record<string, string>;
   const journeys = definitions.map((input) => {
     const parsed = journeySchema.safeParse(input);
     if (!parsed.success) {

@@ -75,12 +75,12 @@ describe('cart abandonment', () => {
     await t.client.ingest(cartEvent('buyer', 'cart-b', shoes));
     await t.env.sleep('90m');
     await t.mailbox.waitForCount(1, { to: 'buyer@example.com' });
-    const order = await t.client.ingest({ id: `order-${++seq}`, type: 'order.completed', customerId: 'buyer', properties: { cartId: 'cart-b' } });
-    expect(order.signalled).toEqual(['cartAbandonment:buyer:cart-b']);
+    const order = await t.client.ingest({ id: `order-${++seq}`, type: 'order.completed', customerId: 'buyer', properties: { cartId: 'cart-b', orderId: 'o-1', items: [], total: 80 } });
+    expect(order).toMatchObject({ started: ['orderReceipt:buyer:o-1'], signalled: ['cartAbandonment:buyer:cart-b'] });
     const state = await journeyResult('cartAbandonment:buyer:cart-b');
     expect(state.status).toBe('goal_reached');
     await t.env.sleep('100h');
-    expect((await emailsTo('buyer@example.com')).map((e) => e.journeyStep)).toEqual(['reminder1']);
+    expect((await emailsTo('buyer@example.com')).map((e) => e.journeyStep)).toEqual(['reminder1', 'receipt']);
   });
 
   it('sends nothing after an opt-out signalled at 2 h', async () => {

@@ -1,5 +1,5 @@
 import type { Transporter } from 'nodemailer';
-import type { Config } from '../domain/config';
+import { consentDefault, type Config } from '../domain/config';
 import { parseDuration } from '../domain/duration';
 import { createTemplateRenderer } from '../domain/templates';
 import type { Catalogue } from '../journeys';
@@ -10,7 +10,7 @@ export interface DepsOptions {
   store: Store;
   mailer: Transporter;
   catalogue: Catalogue;
-  config: Pick<Config, 'mailFrom' | 'consent' | 'frequencyCaps'>;
+  config: Pick<Config, 'mailFrom' | 'consent' | 'frequencyCaps' | 'quietHours' | 'defaultTimezone'>;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
 }
 
@@ -23,8 +23,10 @@ export function createActivityDeps({ store, mailer, catalogue, config, unsubscri
     from: config.mailFrom,
     templates: createTemplateRenderer(catalogue.templates),
     policy: {
-      consentDefault: (topic) => (config.consent.optInTopics.includes(topic) ? 'withdrawn' : 'granted'),
+      consentDefault: consentDefault(config),
       frequencyLimits: (topic) => limits.filter((limit) => limit.topic === topic),
+      quietHours: config.quietHours,
+      defaultTimezone: config.defaultTimezone,
     },
     unsubscribe,
   };

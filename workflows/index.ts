@@ -1,28 +1,14 @@
 // The journey interpreter. Every journey runs as a workflow type named by its id
 // (`cartAbandonment`, ...); none is exported by name, so the SDK routes them all to this
 // default export (a dynamic workflow) and operators still see the journey's name.
-import {
-  ActivityFailure,
-  condition,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
-import type { CustomerEvent } from '../domain/customer';
-import { parseDuration } from '../domain/duration';
-import { nextStepId, type JourneyStatus, type Step } from '../domain/journey';
+// Step kinds are handled in ./steps; this file holds the run's state and messages.
+import { condition, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { GLOBAL_TOPIC, type CustomerEvent } from '../domain/customer';
+import type { JourneyStatus, Step } from '../domain/journey';
 import { readPath } from '../domain/path';
-import type { SendStepResult, createActivities } from '../activities';
 import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput, type JourneyState } from './messages';
 import { JOURNEY_STATUS, JOURNEY_STEP } from './searchAttributes';
-
-const { sendStep } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '1 minute',
-  // SMTP faults retry with backoff for up to a day; the send ledger makes retries safe.
-  scheduleToCloseTimeout: '1 day',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+import { runStep, type Run } from './steps';
 
 export default async function journey(input: JourneyInput): Promise<JourneyState> {
   const { definition, customerId, entryKey } = input;
@@ -46,15 +32,31 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     if (line) story.push(line);
     setCurrentDetails(story.map((l) => `- ${l}`).join('\n'));
   };
-  const record = (step: Step, outcome: string) => {
-    state.history.push({ stepId: step.id, kind: step.kind, at: new Date().toISOString(), outcome });
-  };
   const sameEntry = (event: CustomerEvent) =>
     !definition.trigger.entryKey || String(readPath(event, definition.trigger.entryKey)) === entryKey;
   const end = (status: JourneyStatus, cause: string, line: string) => {
     if (endedBy) return;
     endedBy = { status, cause };
     tell(line);
+  };
+  const run: Run = {
+    input,
+    state,
+    entryEvent: () => entryEvent,
+    received,
+    sameEntry,
+    ended: () => endedBy !== undefined,
+    end,
+    tell,
+    record(step, outcome) {
+      state.history.push({ stepId: step.id, kind: step.kind, at: new Date().toISOString(), outcome });
+    },
+    async waitUnlessEnded(ms, summary, also = () => false) {
+      state.nextWakeAt = new Date(Date.now() + ms).toISOString();
+      const interrupted = await condition(() => endedBy !== undefined || also(), ms, { summary });
+      state.nextWakeAt = undefined;
+      return !interrupted;
+    },
   };
 
   setHandler(stateQuery, () => state);
@@ -73,59 +75,18 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     }
   });
   setHandler(consentChangedSignal, ({ topic, status }) => {
-    if (status === 'withdrawn' && topic === definition.topic) {
+    // Transactional journeys (receipts) do not depend on consent, as the send step does not check it for them.
+    if (status === 'withdrawn' && !definition.transactional && (topic === definition.topic || topic === GLOBAL_TOPIC)) {
       end('opted_out', topic, `Consent for ${topic} withdrawn`);
     }
   });
 
-  const scaled = (duration: string) => parseDuration(duration) / input.waitScale;
-  const scaleNote = input.waitScale === 1 ? '' : ` (demo: ${input.waitScale}× faster)`;
-  const enter = (step: Step) => {
-    state.currentStep = step.id;
-    upsertSearchAttributes([{ key: JOURNEY_STEP, value: step.id }]);
-  };
-  /** Waits `ms` unless the journey ends first; true when the full time passed. */
-  const waitUnlessEnded = async (ms: number, summary: string, also: () => boolean = () => false) => {
-    state.nextWakeAt = new Date(Date.now() + ms).toISOString();
-    const interrupted = await condition(() => endedBy !== undefined || also(), ms, { summary });
-    state.nextWakeAt = undefined;
-    return !interrupted;
-  };
-
   tell();
   let current: Step | undefined = definition.steps[0];
   while (current && !endedBy) {
-    const step: Step = current;
-    enter(step);
-    let next: string | undefined;
-    switch (step.kind) {
-      case 'wait': {
-        next = nextStepId(definition, step);
-        const passed = await waitUnlessEnded(scaled(step.duration), `wait ${step.duration} before ${next}${scaleNote}`);
-        record(step, passed ? `waited ${step.duration}` : 'interrupted');
-        break;
-      }
-      case 'send': {
-        next = nextStepId(definition, step);
-        const outcome = await send(step, entryEvent);
-        record(step, outcome);
-        break;
-      }
-      case 'waitFor': {
-        const from = received.length;
-        const matches = () =>
-          received.slice(from).some((event) => event.type === step.event && (!step.matchEntryKey || sameEntry(event)));
-        await waitUnlessEnded(scaled(step.timeout), `wait up to ${step.timeout} for ${step.event}${scaleNote}`, matches);
-        const arrived = matches();
-        next = arrived ? step.onEvent : step.onTimeout;
-        record(step, arrived ? `${step.event} arrived` : `no ${step.event} within ${step.timeout}`);
-        tell(arrived ? `${step.event} arrived: on to ${next}` : `No ${step.event} within ${step.timeout}: on to ${next}`);
-        break;
-      }
-      case 'exit':
-        record(step, 'exit');
-        break;
-    }
+    state.currentStep = current.id;
+    upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
+    const next = await runStep(run, current);
     current = next ? steps.get(next) : undefined;
   }
 
@@ -134,28 +95,4 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   upsertSearchAttributes([{ key: JOURNEY_STATUS, value: state.status }]);
   tell(state.status === 'completed' ? 'Journey completed' : undefined);
   return state;
-
-  async function send(step: Extract<Step, { kind: 'send' }>, event: CustomerEvent): Promise<string> {
-    let result: SendStepResult;
-    try {
-      result = await sendStep.executeWithOptions({ summary: `send ${step.id}` }, [
-        { journeyId: definition.id, topic: definition.topic, customerId, stepId: step.id, template: step.template, event },
-      ]);
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      tell(`${step.id} failed: ${err.cause?.message ?? err.message}`);
-      return `failed: ${err.cause?.message ?? err.message}`;
-    }
-    if (result.status === 'sent') {
-      tell(`Sent ${step.id} (template ${result.template}, chosen by ${result.chosenBy})`);
-      return `sent ${result.template}`;
-    }
-    if (result.reason === 'consent_withdrawn') {
-      end('opted_out', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
-    } else {
-      tell(`${step.id} skipped: ${result.reason}`);
-    }
-    return `skipped: ${result.reason}`;
-  }
 }
-

@@ -9,7 +9,11 @@ export interface JourneyInput {
   customerId: string;
   entryKey?: string;
   entryEvent: CustomerEvent;
-  /** Divides every wait (e.g. 60 turns 1h into 1m) for demos; 1 in production. */
+  /**
+   * Divides every wait for demos (60 turns 1h into 1m); 1 in production. Duration waits
+   * and the time left until a date or local time are divided alike; a send deferred by a
+   * frequency cap is not (the cap is checked on Temporal's clock, so it would only retry early).
+   */
   waitScale: number;
 }
 
@@ -30,6 +34,8 @@ export interface JourneyState {
   /** When the current wait ends, if the journey is waiting. */
   nextWakeAt?: string;
   history: StepRecord[];
+  /** The variant each `split` step assigned, by step id, e.g. { subjectTest: "short" } ("holdout" for the holdout). */
+  variants?: Record<string, string>;
   /** What ended the journey early: the goal event type or the withdrawn topic. */
   endedBy?: string;
 }

@@ -7,7 +7,7 @@ import nodemailer from 'nodemailer';
 import { JourneyClient } from '../../client/journeyClient';
 import type { Config } from '../../domain/config';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
-import { loadCatalogue } from '../../journeys';
+import { loadCatalogue, type Catalogue } from '../../journeys';
 import { openSqliteStore } from '../../store/sqlite';
 import type { Store } from '../../store/types';
 import { createJourneyWorker, WORKFLOWS_PATH } from '../../worker';
@@ -71,8 +71,12 @@ export interface JourneyEnv {
 export interface JourneyEnvOptions {
   /** Frequency caps as the FREQUENCY_CAPS setting has them, e.g. [{ topic: 'marketing', max: 1, window: '24h' }]. */
   frequencyCaps?: Config['frequencyCaps'];
+  /** Off unless a test is about them, so journey timings elsewhere read plainly. */
+  quietHours?: Config['quietHours'];
   /** SMTP server behaviour, e.g. refusing a recipient. */
   mailbox?: OutboxOptions;
+  /** The journeys the worker and client run: the shipped catalogue when absent, test fixtures otherwise. */
+  catalogue?: Catalogue;
 }
 
 /** The unsubscribe links of the test suite: signed with a fixed test key, pointing at a fixed public address. */
@@ -97,7 +101,7 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
   const sqlite = openSqliteStore(join(dir, 'journeys.db'));
   const store = withFaults(sqlite, faults);
   const mailbox = await startMailbox(options.mailbox);
-  const catalogue = loadCatalogue();
+  const catalogue = options.catalogue ?? loadCatalogue();
   const taskQueue = 'journeys-test';
   const worker = await createJourneyWorker({
     connection: env.nativeConnection,
@@ -108,7 +112,13 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
       store,
       mailer: nodemailer.createTransport(mailbox.url),
       catalogue,
-      config: { mailFrom: 'Shop <hello@shop.example.com>', consent: { optInTopics: [] }, frequencyCaps: options.frequencyCaps ?? [] },
+      config: {
+        mailFrom: 'Shop <hello@shop.example.com>',
+        consent: { optInTopics: [] },
+        frequencyCaps: options.frequencyCaps ?? [],
+        quietHours: options.quietHours,
+        defaultTimezone: 'UTC',
+      },
       unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
     }),
   });

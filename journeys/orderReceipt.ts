@@ -1,0 +1,16 @@
+import type { JourneyDefinitionInput } from '../domain/journey';
+
+// Transactional: the receipt goes out whatever the customer's marketing consent, frequency
+// caps or quiet hours, but never to a suppressed address.
+export const orderReceipt: JourneyDefinitionInput = {
+  id: 'orderReceipt',
+  name: 'Order receipt',
+  topic: 'orders',
+  transactional: true,
+  trigger: { event: 'order.completed', entryKey: 'properties.orderId' },
+  reentry: 'once',
+  steps: [
+    { id: 'receipt', kind: 'send', template: { rules: [], fallback: 'receipt' } },
+    { id: 'done', kind: 'exit' },
+  ],
+};

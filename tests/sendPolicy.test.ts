@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextLocalTime } from '../domain/localTime';
+import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
+
+// One environment with the send policies a cautious brand would set: quiet hours
+// 21:00–08:00 local and at most one marketing email per customer per 24 h.
+let t: JourneyEnv;
+beforeAll(async () => {
+  t = await startJourneyEnv({ quietHours: { start: '21:00', end: '08:00' }, frequencyCaps: [{ topic: 'marketing', max: 1, window: '24h' }] });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+let seq = 0;
+const cart = (customerId: string, cartId: string) => ({
+  id: `policy-${++seq}`,
+  type: 'cart.updated',
+  customerId,
+  properties: { cartId, items: [{ name: 'Scarf', quantity: 1, price: 25 }], total: 25 },
+});
+const sleepUntil = async (instant: Date) => t.env.sleep(Math.max(0, instant.getTime() - (await t.env.currentTimeMs())));
+const now = async () => new Date(await t.env.currentTimeMs());
+
+describe('send policies across journeys', () => {
+  it('sends one email when two journeys of a customer race for the same cap, and the other when the cap frees', async () => {
+    await t.client.upsertProfile({ customerId: 'racer', email: 'racer@example.com', attributes: { timezone: 'UTC' } });
+    // Start at 09:00 UTC so quiet hours stay out of the way of the 1 h and 25 h reminders.
+    await sleepUntil(nextLocalTime(await now(), { timezone: 'UTC', localTime: '09:00' }));
+    await Promise.all([t.client.ingest(cart('racer', 'r1')), t.client.ingest(cart('racer', 'r2'))]);
+    await t.env.sleep('2h');
+    await t.mailbox.waitForCount(1, { to: 'racer@example.com' });
+    await t.env.sleep('1h');
+    expect((await t.mailbox.emailsTo('racer@example.com')).length).toBe(1);
+    const sends = await t.store.sendsOf('racer');
+    expect(sends.map((s) => [s.stepId, s.status])).toEqual([['reminder1', 'sent']]);
+
+    // The capped reminder waits for the cap, not the journey's own schedule: it goes out 24 h after the first.
+    const capped = sends[0].workflowId.endsWith(':r1') ? 'cartAbandonment:racer:r2' : 'cartAbandonment:racer:r1';
+    const state = await t.env.client.workflow.getHandle(capped).query('state');
+    expect(state).toMatchObject({ currentStep: 'reminder1', nextWakeAt: new Date(Date.parse(sends[0].createdAt) + 24 * 3_600_000).toISOString() });
+    await t.env.sleep('23h');
+    await t.mailbox.waitForCount(2, { to: 'racer@example.com' });
+    expect((await t.store.sendsOf('racer')).filter((s) => s.status === 'sent').map((s) => s.workflowId)).toEqual([sends[0].workflowId, capped]);
+  });
+
+  it('holds an email due at 23:00 local until 08:00 local, in each customer’s own timezone', async () => {
+    const customers = [
+      { customerId: 'night-ny', email: 'ny@example.com', timezone: 'America/New_York' },
+      { customerId: 'night-tokyo', email: 'tokyo@example.com', timezone: 'Asia/Tokyo' },
+    ];
+    for (const c of customers) {
+      await t.client.upsertProfile({ customerId: c.customerId, email: c.email, attributes: { timezone: c.timezone } });
+      // The cart is left at 22:00 local, so reminder 1 falls due at 23:00 local, inside quiet hours.
+      const leftAt = nextLocalTime(await now(), { timezone: c.timezone, localTime: '22:00' });
+      await sleepUntil(leftAt);
+      await t.client.ingest(cart(c.customerId, `night-${c.customerId}`));
+      const morning = nextLocalTime(new Date(leftAt.getTime() + 3_600_000), { timezone: c.timezone, localTime: '08:00' });
+      await sleepUntil(new Date(morning.getTime() - 60_000));
+      expect(await t.mailbox.emailsTo(c.email)).toEqual([]);
+      await sleepUntil(new Date(morning.getTime() + 60_000));
+      await t.mailbox.waitForCount(1, { to: c.email });
+      const [sent] = await t.store.sendsOf(c.customerId);
+      expect(sent).toMatchObject({ stepId: 'reminder1', status: 'sent' });
+      expect(Math.abs(Date.parse(sent.updatedAt) - morning.getTime())).toBeLessThan(2 * 60_000);
+      const local = new Intl.DateTimeFormat('en-GB', { timeZone: c.timezone, hour: '2-digit', minute: '2-digit' }).format(new Date(sent.updatedAt));
+      expect(local).toBe('08:00');
+    }
+    const state = await t.env.client.workflow.getHandle(`cartAbandonment:night-ny:night-night-ny`).query('state');
+    expect(JSON.stringify(state)).toContain('quiet hours');
+  });
+});

@@ -1,0 +1,201 @@
+// One handler per step kind. Each runs a step of the pinned definition and returns the id
+// of the step that follows (undefined ends the journey). Everything that needs the store
+// or SMTP is an activity; time is Temporal's (durable timers via `condition`).
+import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import type { CustomerEvent } from '../domain/customer';
+import { parseDuration } from '../domain/duration';
+import { eventMatches, nextStepId, type JourneyStatus, type Step, type StepOf } from '../domain/journey';
+import { assignVariant, fnv1a32 } from '../domain/split';
+import type { createActivities, SendStepResult } from '../activities';
+import type { JourneyInput, JourneyState } from './messages';
+
+const { sendStep } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '1 minute',
+  // SMTP faults retry with backoff for up to a day; the send ledger makes retries safe.
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+// Store reads: quick, safe to repeat, retried until the store answers.
+const { resolveWait, branchStep } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** What a step handler may see and do in the running journey. */
+export interface Run {
+  input: JourneyInput;
+  state: JourneyState;
+  /** The entry event as last updated by a newer trigger event. */
+  entryEvent(): CustomerEvent;
+  /** Events received by signal that were neither triggers nor goals, in arrival order. */
+  received: CustomerEvent[];
+  sameEntry(event: CustomerEvent): boolean;
+  ended(): boolean;
+  end(status: JourneyStatus, cause: string, line: string): void;
+  /** Adds a line to the story in the run's current details (or just refreshes it). */
+  tell(line?: string): void;
+  record(step: Step, outcome: string): void;
+  /** Waits `ms` unless the journey ends first or `also` turns true; true when the full time passed. */
+  waitUnlessEnded(ms: number, summary: string, also?: () => boolean): Promise<boolean>;
+}
+
+export function runStep(run: Run, step: Step): Promise<string | undefined> {
+  switch (step.kind) {
+    case 'wait':
+      return step.duration !== undefined ? waitDuration(run, step, step.duration) : waitUntil(run, step);
+    case 'send':
+      return send(run, step);
+    case 'waitFor':
+      return waitFor(run, step);
+    case 'branch':
+      return branch(run, step);
+    case 'split':
+      return Promise.resolve(split(run, step));
+    case 'exit':
+      run.record(step, 'exit');
+      return Promise.resolve(undefined);
+  }
+}
+
+const scaleNote = (run: Run) => (run.input.waitScale === 1 ? '' : ` (demo: ${run.input.waitScale}× faster)`);
+
+async function waitDuration(run: Run, step: StepOf<'wait'>, duration: string) {
+  const next = nextStepId(run.input.definition, step);
+  const passed = await run.waitUnlessEnded(parseDuration(duration) / run.input.waitScale, `wait ${duration} before ${next}${scaleNote(run)}`);
+  run.record(step, passed ? `waited ${duration}` : 'interrupted');
+  return next;
+}
+
+/**
+ * A wait until a date attribute or a local time. An activity resolves the instant from
+ * the fresh profile; a date already past, a missing attribute or one that is not a date
+ * continue at once, and the history says which. A newer entry event while waiting on one
+ * of its dates (a moved delivery date) resolves the wait again.
+ */
+async function waitUntil(run: Run, step: StepOf<'wait'>) {
+  const { definition, customerId, waitScale } = run.input;
+  const next = nextStepId(definition, step);
+  const watchesEvent = step.until?.attribute.startsWith('event.') ?? false;
+  for (;;) {
+    const event = run.entryEvent();
+    const target = await resolveWait.executeWithOptions({ summary: `resolve wait ${step.id}` }, [
+      { customerId, until: step.until, at: step.at, event, defaultTimezone: definition.defaultTimezone, from: new Date().toISOString() },
+    ]);
+    const note = target.note ? ` (${target.note})` : '';
+    if (target.until === undefined || Date.parse(target.until) <= Date.now()) {
+      const why = target.until === undefined ? target.note : `${target.label} is in the past`;
+      run.record(step, `continued at once: ${why}`);
+      run.tell(`${step.id}: ${why}; continued at once to ${next}`);
+      return next;
+    }
+    // Dates from attributes stay out of the summary (a birthday is personal data); a local time's instant does not.
+    const when = step.at ? `${target.label} (${utcLabel(new Date(target.until))})` : target.label;
+    const ms = (Date.parse(target.until) - Date.now()) / waitScale;
+    const passed = await run.waitUnlessEnded(ms, `wait until ${when} before ${next}${scaleNote(run)}`, () => watchesEvent && run.entryEvent() !== event);
+    if (passed || run.ended()) {
+      run.record(step, passed ? `waited until ${target.until}${note}` : 'interrupted');
+      return next;
+    }
+    run.tell(`${step.id}: a newer ${event.type} arrived; resolving ${step.until?.attribute} again`);
+  }
+}
+
+async function waitFor(run: Run, step: StepOf<'waitFor'>) {
+  const from = run.received.length;
+  const matching = () =>
+    run.received.slice(from).find((event) => event.type === step.event && (!step.matchEntryKey || run.sameEntry(event)) && eventMatches(event, step.where, new Date().toISOString()));
+  const scaled = parseDuration(step.timeout) / run.input.waitScale;
+  await run.waitUnlessEnded(scaled, `wait up to ${step.timeout} for ${step.event}${step.where ? ' (matching)' : ''}${scaleNote(run)}`, () => matching() !== undefined);
+  const arrived = matching();
+  const next = arrived ? step.onEvent : step.onTimeout;
+  run.record(step, arrived ? `${step.event} arrived (${arrived.id})` : `no ${step.event} within ${step.timeout}`);
+  run.tell(arrived ? `${step.event} arrived: on to ${next}` : `No ${step.event} within ${step.timeout}: on to ${next}`);
+  return next;
+}
+
+async function branch(run: Run, step: StepOf<'branch'>) {
+  const { definition, customerId } = run.input;
+  const decision = await branchStep.executeWithOptions({ summary: `branch ${step.id}` }, [
+    { journeyId: definition.id, customerId, stepId: step.id, rules: step.rules, otherwise: step.otherwise, event: run.entryEvent(), now: new Date().toISOString() },
+  ]);
+  run.record(step, `${decision.chosenBy}: ${decision.next}`);
+  run.tell(`Branch ${step.id}: ${decision.chosenBy === 'otherwise' ? 'no rule matched' : `rule ${decision.chosenBy} matched`}, on to ${decision.next}`);
+  return decision.next;
+}
+
+/** Deterministic, so replays and later runs for the same customer agree without stored state. */
+function split(run: Run, step: StepOf<'split'>) {
+  const assignment = assignVariant(step, run.input.definition.id, run.input.customerId);
+  run.state.variants = { ...run.state.variants, [step.id]: assignment.name };
+  run.record(step, `variant ${assignment.name}`);
+  run.tell(`Split ${step.id}: variant ${assignment.name}${assignment.next ? `, on to ${assignment.next}` : ', which ends the journey'}`);
+  return assignment.next;
+}
+
+async function send(run: Run, step: StepOf<'send'>) {
+  const next = nextStepId(run.input.definition, step);
+  run.record(step, await sendOnce(run, step));
+  return next;
+}
+
+async function sendOnce(run: Run, step: StepOf<'send'>): Promise<string> {
+  const { definition, customerId } = run.input;
+  for (;;) {
+    let result: SendStepResult;
+    try {
+      result = await sendStep.executeWithOptions({ summary: `send ${step.id}` }, [
+        {
+          journeyId: definition.id,
+          topic: definition.topic,
+          transactional: definition.transactional,
+          whenCapped: step.whenCapped,
+          defaultTimezone: definition.defaultTimezone,
+          customerId,
+          stepId: ledgerStepId(run, step),
+          template: step.template,
+          event: run.entryEvent(),
+        },
+      ]);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      run.tell(`${step.id} failed: ${err.cause?.message ?? err.message}`);
+      return `failed: ${err.cause?.message ?? err.message}`;
+    }
+    switch (result.status) {
+      case 'sent':
+        run.tell(`Sent ${step.id} (template ${result.template}, chosen by ${result.chosenBy})`);
+        return `sent ${result.template}`;
+      case 'deferred': {
+        run.record(step, `deferred until ${result.until}: ${result.reason}`);
+        run.tell(`${step.id} deferred until ${result.until}: ${result.reason}`);
+        const passed = await run.waitUnlessEnded(Math.max(0, Date.parse(result.until) - Date.now()), `wait until ${result.until} (${result.reason}) before ${step.id}`);
+        if (!passed) return `not sent: ended while deferred (${result.reason})`;
+        continue;
+      }
+      case 'skipped':
+        if (result.reason === 'consent_withdrawn') {
+          run.end('opted_out', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
+        } else {
+          run.tell(`${step.id} skipped: ${result.reason}`);
+        }
+        return `skipped: ${result.reason}`;
+    }
+  }
+}
+
+/**
+ * The send ledger is keyed by workflow ID + step ID. A re-entrant journey reuses its
+ * workflow ID for every entry, so each entry's sends are told apart by its first event.
+ */
+function ledgerStepId(run: Run, step: Step): string {
+  if (run.input.definition.reentry === 'once') return step.id;
+  return `${step.id}@${fnv1a32(run.input.entryEvent.id).toString(16).padStart(8, '0')}`;
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** "Tue 2 Dec 19:00 UTC" */
+function utcLabel(at: Date): string {
+  const time = at.toISOString().slice(11, 16);
+  return `${WEEKDAYS[at.getUTCDay()]} ${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]} ${time} UTC`;
+}
