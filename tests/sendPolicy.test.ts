@@ -1,12 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextLocalTime } from '../domain/localTime';
+import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
+import type journey from '../workflows';
+import { FIXTURE_TEMPLATES } from './fixtures/journeys';
+import { weeklyNews } from './fixtures/journeys/productTips';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 
 // One environment with the send policies a cautious brand would set: quiet hours
 // 21:00–08:00 local and at most one marketing email per customer per 24 h.
 let t: JourneyEnv;
 beforeAll(async () => {
-  t = await startJourneyEnv({ quietHours: { start: '21:00', end: '08:00' }, frequencyCaps: [{ topic: 'marketing', max: 1, window: '24h' }] });
+  t = await startJourneyEnv({
+    catalogue: loadCatalogue([...shippedJourneys, weeklyNews], [TEMPLATES_DIR, FIXTURE_TEMPLATES]),
+    quietHours: { start: '21:00', end: '08:00' },
+    frequencyCaps: [{ topic: 'marketing', max: 1, window: '24h' }],
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -42,6 +50,18 @@ describe('send policies across journeys', () => {
     await t.env.sleep('23h');
     await t.mailbox.waitForCount(2, { to: 'racer@example.com' });
     expect((await t.store.sendsOf('racer')).filter((s) => s.status === 'sent').map((s) => s.workflowId)).toEqual([sends[0].workflowId, capped]);
+  });
+
+  it('skips a capped email when its step says so, records why, and the journey goes on', async () => {
+    await t.client.upsertProfile({ customerId: 'skipper', email: 'skipper@example.com', attributes: { timezone: 'UTC' } });
+    await sleepUntil(nextLocalTime(await now(), { timezone: 'UTC', localTime: '09:00' }));
+    await t.client.ingest(cart('skipper', 's1'));
+    await t.client.ingest({ id: `policy-${++seq}`, type: 'fixture.weekly_news', customerId: 'skipper' });
+    await t.env.sleep('3h');
+    const news = await t.env.client.workflow.getHandle<typeof journey>('weeklyNews:skipper').result();
+    expect(news.status).toBe('completed');
+    expect(news.history.find((h) => h.stepId === 'news')?.outcome).toBe('skipped: frequency cap 1 per 24h on marketing');
+    expect((await t.mailbox.emailsTo('skipper@example.com')).map((e) => e.journeyStep)).toEqual(['reminder1']);
   });
 
   it('holds an email due at 23:00 local until 08:00 local, in each customer’s own timezone', async () => {

@@ -4,7 +4,7 @@ import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import { FIXTURE_TEMPLATES } from './fixtures/journeys';
 import { productTips } from './fixtures/journeys/productTips';
 import type journey from '../workflows';
-import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
+import { startJourneyEnv, workerLogs, type JourneyEnv } from './support/journeyEnv';
 
 // What the SMTP server answers at RCPT TO, by recipient, for the next attempts.
 const replies = new Map<string, { code: number; text: string; times: number }>();
@@ -86,6 +86,8 @@ describe('suppression from SMTP replies', () => {
       ['reminder2', 'sent', undefined],
     ]);
     expect((await t.mailbox.emailsTo('policy@example.com')).map((e) => e.journeyStep)).toEqual(['reminder2']);
+    // The alert operators see in the worker's log.
+    expect(workerLogs.filter((e) => e.level === 'ERROR' && e.message.includes('5.7.x')).map((e) => e.meta?.reply)).toEqual(['550 5.7.1 message rejected by policy']);
   });
 });
 

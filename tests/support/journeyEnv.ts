@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import nodemailer from 'nodemailer';
 import { JourneyClient } from '../../client/journeyClient';
 import type { Config } from '../../domain/config';
@@ -17,10 +17,18 @@ import { journeySearchAttributes } from '../../workflows/searchAttributes';
 import { startMailbox, type Mailbox } from './mail';
 
 let runtimeInstalled = false;
+/** What the worker logged at WARN and above in this test process, for tests of alerts. */
+export const workerLogs: LogEntry[] = [];
 /** Worker logs at WARN, so a test's output shows what went wrong rather than every state change. */
 export function quietRuntime() {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const print = new DefaultLogger('WARN');
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      workerLogs.push(entry);
+      print.log(entry.level, entry.message, entry.meta);
+    }),
+  });
   runtimeInstalled = true;
 }
 
