@@ -8,7 +8,8 @@ import { parseInput } from './errors';
 export const suppressionInputSchema = z.object({
   email: z.email(),
   reason: z.enum(['bounce', 'complaint', 'manual']),
-  source: z.string().min(1).max(200),
+  // 180, not 200: a complaint's source reaches the consent ledger as "complaint: <source>", which allows 200.
+  source: z.string().min(1).max(180),
 });
 
 export interface AuditEntry {

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliDeps } from '../client/cli';
 import { configFromEnv, connectJourneys, PROJECT_ROOT } from '../client/index';
 import type { JourneyClient } from '../client/journeyClient';
+import { addressHash } from '../domain/address';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
 import type journey from '../workflows';
@@ -242,5 +243,97 @@ describe('journeys, outside a test environment', () => {
     expect(run('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining("unknown command 'frobnicate'") });
     const file = writeFile('bin.csv', ['customerId,email', 'x1,x1@example.com', 'x2,broken']);
     expect(run('profiles', 'import', file)).toMatchObject({ status: 1, stdout: expect.stringMatching(/^imported 1 profile, merged 0 duplicates, rejected 1 row/) });
+  });
+});
+
+describe('journeys suppress / audit / forget (time-skipping Temporal)', () => {
+  let t: JourneyEnv;
+  const withClient = () => ({ connect: async () => ({ journeys: t.client, close: async () => undefined }) });
+  const cartOf = (cartId: string) => JSON.stringify({ cartId, items: [{ name: 'Trail shoes', quantity: 1, price: 80 }], total: 80, currency: 'EUR' });
+  beforeAll(async () => {
+    t = await startJourneyEnv();
+  });
+  afterAll(async () => t?.close());
+
+  it('suppress stores the address with its reason and source, and prints the customers who have it', async () => {
+    await t.client.upsertProfile({ customerId: 'cli-sup', email: 'cli-sup@example.com' });
+    const { code, stdout, stderr } = await journeys(['suppress', 'CLI-Sup@example.com', '--reason', 'bounce', '--source', 'esp'], withClient());
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stderr: '', stdout: 'suppressed (bounce); customers with this address: cli-sup\n' });
+    expect(await t.store.suppressionFor(addressHash('cli-sup@example.com'))).toMatchObject({ reason: 'bounce', source: 'esp', customerId: 'cli-sup' });
+    expect(await t.store.consentLedger('cli-sup')).toEqual([]);
+  });
+
+  it('suppress defaults to a manual suppression from the cli', async () => {
+    const { code, stdout } = await journeys(['suppress', 'nobody-here@example.com'], withClient());
+    expect([code, stdout]).toEqual([0, 'suppressed (manual)\n']);
+    expect(await t.store.suppressionFor(addressHash('nobody-here@example.com'))).toMatchObject({ reason: 'manual', source: 'cli' });
+  });
+
+  it.each([
+    [['suppress', 'not-an-email'], '  email: ', 'not-an-email'],
+    [['suppress', 'cli-bad@example.com', '--reason', 'spam'], '  reason: ', 'cli-bad@example.com'],
+    [['suppress', 'cli-bad@example.com', '--source', ''], '  source: ', 'cli-bad@example.com'],
+  ])('%j exits 2 naming the field, before reaching Temporal, and stores nothing', async (args, problem, address) => {
+    const { code, stdout, stderr } = await journeys(args, {});
+    expect([code, stdout]).toEqual([2, '']);
+    expect(stderr).toMatch(/^error: invalid suppression\n/);
+    expect(stderr).toContain(problem);
+    expect(await t.store.suppressionFor(addressHash(address))).toBeUndefined();
+  });
+
+  it('audit prints the journey and its send, one line each, in time order', async () => {
+    await t.client.upsertProfile({ customerId: 'cli-audit', email: 'cli-audit@example.com' });
+    await journeys(['event', 'cart.updated', 'cli-audit', '--properties', cartOf('cart-a1')], withClient());
+    await t.env.sleep('61m');
+    await t.mailbox.waitForCount(1, { to: 'cli-audit@example.com' });
+    await vi.waitFor(async () => expect((await t.store.sendRecord('cartAbandonment:cli-audit:cart-a1', 'reminder1'))?.status).toBe('sent'));
+
+    const { code, stdout, stderr } = await journeys(['audit', 'cli-audit'], withClient());
+    expect([code, stderr]).toEqual([0, '']);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^\S+ {2}journey {6}entered cartAbandonment \(topic marketing\) {2}← cartAbandonment:cli-audit:cart-a1$/),
+      expect.stringMatching(/^\S+ {2}send {9}sent reminder1 \(.+\) {2}← cartAbandonment:cli-audit:cart-a1 step reminder1$/),
+    ]);
+    const times = lines.map((line) => Date.parse(line.split(' ')[0]));
+    expect(times.every((time) => Number.isFinite(time))).toBe(true);
+    expect(times[1]).toBeGreaterThan(times[0]);
+  });
+
+  it('audit says so for a customer with nothing recorded, and exits 2 for an email as customer id', async () => {
+    expect(await journeys(['audit', 'cli-nobody'], withClient())).toEqual({ code: 0, stderr: '', stdout: 'nothing recorded for customer cli-nobody\n' });
+    const { code, stderr } = await journeys(['audit', 'eve@example.com'], withClient());
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^error: invalid customer id\n {2}customerId: /);
+  });
+
+  it('forget without --yes exits 2 and erases nothing; with --yes it terminates the journey and erases the customer', async () => {
+    await t.client.upsertProfile({ customerId: 'cli-forget', email: 'cli-forget@example.com' });
+    await journeys(['event', 'cart.updated', 'cli-forget', '--properties', cartOf('cart-f1')], withClient());
+    const workflowId = 'cartAbandonment:cli-forget:cart-f1';
+    const status = async () => (await t.env.client.workflow.getHandle(workflowId).describe()).status.name;
+    expect(await status()).toBe('RUNNING');
+
+    const refused = await journeys(['forget', 'cli-forget'], {});
+    expect([refused.code, refused.stdout]).toEqual([2, '']);
+    expect(refused.stderr).toBe('error: forget erases cli-forget for good: run it again with --yes to confirm\n');
+    expect(await status()).toBe('RUNNING');
+    expect(await t.store.getProfile('cli-forget')).toMatchObject({ email: 'cli-forget@example.com' });
+    expect(await t.store.journeyRuns('cli-forget')).toHaveLength(1);
+    expect(await t.store.suppressionFor(addressHash('cli-forget@example.com'))).toBeUndefined();
+
+    const done = await journeys(['forget', 'cli-forget', '--yes'], withClient());
+    expect(done).toEqual({ code: 0, stderr: '', stdout: `cli-forget erased; terminated ${workflowId}; their address stays suppressed (as a hash)\n` });
+    expect(await status()).toBe('TERMINATED');
+    expect(await t.store.getProfile('cli-forget')).toBeUndefined();
+    expect(await t.store.eventsOf('cli-forget')).toEqual([]);
+    expect(await t.client.audit('cli-forget')).toEqual([]);
+    expect(await t.store.suppressionFor(addressHash('cli-forget@example.com'))).toMatchObject({ reason: 'erased', source: 'journeys forget' });
+  });
+
+  it('forget --yes exits 2 for an email as customer id', async () => {
+    const { code, stderr } = await journeys(['forget', 'eve@example.com', '--yes'], withClient());
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^error: invalid customer id\n {2}customerId: /);
   });
 });

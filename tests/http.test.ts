@@ -1,8 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildHttpApi } from '../client/http';
 import type { JourneyClient } from '../client/journeyClient';
+import { addressHash } from '../domain/address';
 import type journey from '../workflows';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 
@@ -185,5 +186,126 @@ describe('HTTP API, when something breaks inside', () => {
     expect(res.json()).toEqual({ error: 'internal_error', message: expect.any(String) });
     expect(res.body).not.toMatch(/SQLITE|journeys\.db|stack/);
     expect(logged).toEqual([{ err: expect.objectContaining({ message: expect.stringContaining('SQLITE_CORRUPT') }) }]);
+  });
+});
+
+describe('HTTP API, suppressions', () => {
+  it('suppresses a bounced address (any case): 200 naming its customers, and the next send to it is skipped', async () => {
+    await post('/v1/profiles', { customerId: 'http-bounce', email: 'bounce@example.com', attributes: {} });
+    const res = await post('/v1/suppressions', { email: 'Bounce@Example.COM', reason: 'bounce', source: 'esp webhook' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ suppressed: true, customers: ['http-bounce'] });
+    expect(await t.store.suppressionFor(addressHash('bounce@example.com'))).toMatchObject({ reason: 'bounce', source: 'esp webhook', customerId: 'http-bounce' });
+    // A bounce is about the address, not consent: the journey still starts, but its email is not sent.
+    expect(await t.store.consentLedger('http-bounce')).toEqual([]);
+
+    await post('/v1/events', cartEvent('http-bounce', 'http-evt-bounce'));
+    await t.env.sleep('61m');
+    const send = await vi.waitFor(async () => {
+      const record = await t.store.sendRecord('cartAbandonment:http-bounce:cart-1', 'reminder1');
+      if (!record) throw new Error('reminder1 not decided yet');
+      return record;
+    });
+    expect(send).toMatchObject({ status: 'skipped', reason: 'suppressed: bounce' });
+    expect(await t.mailbox.emailsTo('bounce@example.com')).toEqual([]);
+  });
+
+  it('a complaint also withdraws marketing consent of the customer with that address, and their running journey ends opted out', async () => {
+    await post('/v1/profiles', { customerId: 'http-complaint', email: 'complaint@example.com', attributes: {} });
+    await post('/v1/events', cartEvent('http-complaint', 'http-evt-complaint'));
+    expect((await t.env.client.workflow.getHandle('cartAbandonment:http-complaint:cart-1').describe()).status.name).toBe('RUNNING');
+
+    const res = await post('/v1/suppressions', { email: 'complaint@example.com', reason: 'complaint', source: 'feedback loop' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ suppressed: true, customers: ['http-complaint'] });
+    expect(await t.store.suppressionFor(addressHash('complaint@example.com'))).toMatchObject({ reason: 'complaint', customerId: 'http-complaint' });
+    expect((await t.store.consentLedger('http-complaint')).map((r) => [r.topic, r.status, r.source])).toEqual([['marketing', 'withdrawn', 'complaint: feedback loop']]);
+    const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:http-complaint:cart-1').result();
+    expect(result.status).toBe('opted_out');
+  });
+
+  const email = 'sup-bad@example.com';
+  const badSuppressions: { name: string; body: unknown; path: string }[] = [
+    { name: 'without an email', body: { reason: 'bounce', source: 'esp' }, path: 'email' },
+    { name: 'with a bad email', body: { email: 'not-an-email', reason: 'bounce', source: 'esp' }, path: 'email' },
+    { name: 'with an unknown reason', body: { email, reason: 'spam', source: 'esp' }, path: 'reason' },
+    { name: 'with the erased reason, kept for erasure', body: { email, reason: 'erased', source: 'esp' }, path: 'reason' },
+    { name: 'without a source', body: { email, reason: 'complaint' }, path: 'source' },
+    { name: 'with an empty source', body: { email, reason: 'complaint', source: '' }, path: 'source' },
+  ];
+
+  it.each(badSuppressions)('400 for a suppression $name, naming "$path", and nothing stored', async ({ body, path }) => {
+    await post('/v1/profiles', { customerId: 'http-sup-bad', email, attributes: {} });
+    const res = await post('/v1/suppressions', body);
+    expect(res.statusCode).toBe(400);
+    const error = res.json();
+    expect(error).toMatchObject({ error: 'invalid_request', message: expect.any(String) });
+    expect(error.problems.map((p: { path: string }) => p.path)).toContain(path);
+    expect(await t.store.suppressionFor(addressHash(email))).toBeUndefined();
+    expect(await t.store.suppressionFor(addressHash('not-an-email'))).toBeUndefined();
+    expect(await t.store.suppressionsOf('http-sup-bad')).toEqual([]);
+    expect(await t.store.consentLedger('http-sup-bad')).toEqual([]);
+  });
+});
+
+describe('HTTP API, customer audit and erasure', () => {
+  const get = (url: string) => api.inject({ method: 'GET', url });
+  const del = (url: string) => api.inject({ method: 'DELETE', url });
+
+  it('GET /v1/customers/:id/audit lists the journey and its send in time order', async () => {
+    await post('/v1/profiles', { customerId: 'http-audit', email: 'audit@example.com', attributes: {} });
+    await post('/v1/events', cartEvent('http-audit', 'http-evt-audit'));
+    await t.env.sleep('61m');
+    await t.mailbox.waitForCount(1, { to: 'audit@example.com' });
+    await vi.waitFor(async () => expect((await t.store.sendRecord('cartAbandonment:http-audit:cart-1', 'reminder1'))?.status).toBe('sent'));
+
+    const res = await get('/v1/customers/http-audit/audit');
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { customerId: string; entries: { at: string; kind: string; what: string; cause: string }[] };
+    expect(body.customerId).toBe('http-audit');
+    expect(body.entries).toEqual([
+      { at: expect.any(String), kind: 'journey', what: 'entered cartAbandonment (topic marketing)', cause: 'cartAbandonment:http-audit:cart-1' },
+      { at: expect.any(String), kind: 'send', what: expect.stringMatching(/^sent reminder1 \(.+\)$/), cause: 'cartAbandonment:http-audit:cart-1 step reminder1' },
+    ]);
+    const times = body.entries.map((e) => Date.parse(e.at));
+    expect(times.every((time) => Number.isFinite(time))).toBe(true);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(60 * 60 * 1000);
+  });
+
+  it('GET /v1/customers/:id/audit is empty for a customer with no records', async () => {
+    const res = await get('/v1/customers/http-nobody/audit');
+    expect([res.statusCode, res.json()]).toEqual([200, { customerId: 'http-nobody', entries: [] }]);
+  });
+
+  it('DELETE /v1/customers/:id terminates the running journey, erases the customer and keeps their address suppressed as a hash', async () => {
+    await post('/v1/profiles', { customerId: 'http-erase', email: 'erase@example.com', attributes: { firstName: 'Eve' } });
+    await post('/v1/events', cartEvent('http-erase', 'http-evt-erase'));
+    const workflowId = 'cartAbandonment:http-erase:cart-1';
+    expect((await t.env.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+
+    const res = await del('/v1/customers/http-erase');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ customerId: 'http-erase', terminated: [workflowId], erased: true });
+    expect((await t.env.client.workflow.getHandle(workflowId).describe()).status.name).toBe('TERMINATED');
+    expect(await t.store.getProfile('http-erase')).toBeUndefined();
+    expect(await t.store.eventsOf('http-erase')).toEqual([]);
+    expect(await t.store.journeyRuns('http-erase')).toEqual([]);
+    expect(await t.store.sendsOf('http-erase')).toEqual([]);
+    const audit = await get('/v1/customers/http-erase/audit');
+    expect([audit.statusCode, audit.json()]).toEqual([200, { customerId: 'http-erase', entries: [] }]);
+    const suppression = await t.store.suppressionFor(addressHash('erase@example.com'));
+    expect(suppression).toMatchObject({ reason: 'erased' });
+    expect(suppression?.customerId).toBeUndefined();
+  });
+
+  it.each(['ada@example.com', 'has space', 'x'.repeat(129)])('400 naming customerId for GET …/audit and DELETE of %s', async (customerId) => {
+    await post('/v1/profiles', { customerId: 'http-keep', email: 'keep@example.com', attributes: {} });
+    for (const res of [await get(`/v1/customers/${encodeURIComponent(customerId)}/audit`), await del(`/v1/customers/${encodeURIComponent(customerId)}`)]) {
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'invalid_request', problems: [{ path: 'customerId', message: expect.any(String) }] });
+    }
+    expect(await t.store.getProfile('http-keep')).toMatchObject({ email: 'keep@example.com' });
+    expect(await t.store.suppressionFor(addressHash(customerId))).toBeUndefined();
   });
 });
