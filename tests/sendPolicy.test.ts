@@ -3,7 +3,7 @@ import { nextLocalTime } from '../domain/localTime';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import type journey from '../workflows';
 import { FIXTURE_TEMPLATES } from './fixtures/journeys';
-import { weeklyNews } from './fixtures/journeys/productTips';
+import { productTips, weeklyNews } from './fixtures/journeys/productTips';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 
 // One environment with the send policies a cautious brand would set: quiet hours
@@ -11,7 +11,8 @@ import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 let t: JourneyEnv;
 beforeAll(async () => {
   t = await startJourneyEnv({
-    catalogue: loadCatalogue([...shippedJourneys, weeklyNews], [TEMPLATES_DIR, FIXTURE_TEMPLATES]),
+    catalogue: loadCatalogue([...shippedJourneys, weeklyNews, productTips], [TEMPLATES_DIR, FIXTURE_TEMPLATES]),
+    optInTopics: ['product'],
     quietHours: { start: '21:00', end: '08:00' },
     frequencyCaps: [{ topic: 'marketing', max: 1, window: '24h' }],
   });
@@ -88,5 +89,26 @@ describe('send policies across journeys', () => {
     }
     const state = await t.env.client.workflow.getHandle(`cartAbandonment:night-ny:night-night-ny`).query('state');
     expect(JSON.stringify(state)).toContain('quiet hours');
+  });
+
+  it('sends a transactional receipt at once, even in quiet hours and over the cap', async () => {
+    await t.client.upsertProfile({ customerId: 'late-buyer', email: 'late@example.com', attributes: { timezone: 'Asia/Tokyo' } });
+    await sleepUntil(nextLocalTime(await now(), { timezone: 'Asia/Tokyo', localTime: '23:30' }));
+    await t.client.ingest(cart('late-buyer', 'lb1'));
+    await t.client.ingest({ id: `policy-${++seq}`, type: 'order.completed', customerId: 'late-buyer', properties: { orderId: 'o-late', cartId: 'lb1', items: [], total: 25 } });
+    await t.mailbox.waitForCount(1, { to: 'late@example.com' });
+    const [receipt] = await t.store.sendsOf('late-buyer');
+    expect(receipt).toMatchObject({ workflowId: 'orderReceipt:late-buyer:o-late', status: 'sent' });
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit' }).format(new Date(receipt.updatedAt));
+    expect(local).toBe('23:30');
+  });
+
+  it('starts nothing on an opt-in topic for a customer who never opted in, and sends once they do', async () => {
+    await t.client.upsertProfile({ customerId: 'optin', email: 'optin@example.com', attributes: {} });
+    expect(await t.client.ingest({ id: `policy-${++seq}`, type: 'fixture.product_tips', customerId: 'optin' })).toMatchObject({ started: [] });
+    await t.client.changeConsent({ customerId: 'optin', topic: 'product', status: 'granted', source: 'signup form' });
+    expect(await t.client.ingest({ id: `policy-${++seq}`, type: 'fixture.product_tips', customerId: 'optin' })).toMatchObject({ started: ['productTips:optin'] });
+    await sleepUntil(nextLocalTime(new Date((await t.env.currentTimeMs()) + 2 * 86_400_000), { timezone: 'UTC', localTime: '09:00' }));
+    await t.mailbox.waitForCount(1, { to: 'optin@example.com' });
   });
 });

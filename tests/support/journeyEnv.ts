@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import nodemailer from 'nodemailer';
 import { JourneyClient } from '../../client/journeyClient';
-import type { Config } from '../../domain/config';
+import { consentDefault, type Config } from '../../domain/config';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
 import { loadCatalogue, type Catalogue } from '../../journeys';
 import { openSqliteStore } from '../../store/sqlite';
@@ -79,6 +79,8 @@ export interface JourneyEnv {
 export interface JourneyEnvOptions {
   /** Frequency caps as the FREQUENCY_CAPS setting has them, e.g. [{ topic: 'marketing', max: 1, window: '24h' }]. */
   frequencyCaps?: Config['frequencyCaps'];
+  /** Topics under the opt-in regime (no consent record means no email). */
+  optInTopics?: string[];
   /** Off unless a test is about them, so journey timings elsewhere read plainly. */
   quietHours?: Config['quietHours'];
   /** SMTP server behaviour, e.g. refusing a recipient. */
@@ -122,7 +124,7 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
       catalogue,
       config: {
         mailFrom: 'Shop <hello@shop.example.com>',
-        consent: { optInTopics: [] },
+        consent: { optInTopics: options.optInTopics ?? [] },
         frequencyCaps: options.frequencyCaps ?? [],
         quietHours: options.quietHours,
         defaultTimezone: 'UTC',
@@ -131,7 +133,7 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
     }),
   });
   const running = worker.run();
-  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue });
+  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }) });
   return {
     env,
     store,
