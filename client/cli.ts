@@ -5,6 +5,7 @@ import { ConfigError } from '../domain/config';
 import { consentChangeSchema, eventSchema } from '../domain/customer';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
+import { registerLint } from './commands/lint';
 import { suppressionInputSchema } from './customerRecords';
 import { parseInput, ValidationError } from './errors';
 import { configFromEnv, connectJourneys } from './index';
@@ -144,6 +145,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
       }
     });
 
+  registerLint(program, out, setExitCode);
   return program;
 }
 

@@ -1,4 +1,4 @@
-import { convert } from 'html-to-text';
+import { convert, type HtmlToTextOptions } from 'html-to-text';
 import { Liquid } from 'liquidjs';
 
 export interface RenderedEmail {
@@ -13,22 +13,65 @@ export class TemplateError extends Error {}
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 
 /** Splits `---\nsubject: …\npreheader: …\n---` from the body; values are Liquid too. */
-export function splitFrontMatter(source: string): { fields: Record<string, string>; body: string } {
+export function splitFrontMatter(source: string): { fields: Record<string, string>; body: string; bodyLine: number } {
   const match = FRONT_MATTER.exec(source);
-  if (!match) return { fields: {}, body: source };
+  if (!match) return { fields: {}, body: source, bodyLine: 1 };
   const fields: Record<string, string> = {};
   for (const line of match[1].split(/\r?\n/)) {
     const at = line.indexOf(':');
     if (at > 0) fields[line.slice(0, at).trim()] = line.slice(at + 1).trim().replace(/^"(.*)"$/, '$1');
   }
-  return { fields, body: source.slice(match[0].length) };
+  // Line numbers in the body count from its own start; `bodyLine` maps them back to the file.
+  return { fields, body: source.slice(match[0].length), bodyLine: match[0].split('\n').length };
+}
+
+/**
+ * `safe_url`: only http(s) and mailto links reach an href. A `javascript:` or `data:` URL
+ * from a profile or an event (values customers or integrations control) becomes "#", which
+ * escaping alone would not prevent: `javascript:alert(1)` has nothing to escape.
+ */
+export function safeUrl(value: unknown): string {
+  const url = String(value ?? '').trim();
+  return /^(https?:\/\/|mailto:)/i.test(url) ? url : '#';
+}
+
+/** The one Liquid set-up both rendering and lint use, so lint sees what a send sees. */
+export function createLiquid(bodies: Record<string, string>): Liquid {
+  const liquid = new Liquid({
+    templates: bodies,
+    outputEscape: 'escape',
+    strictVariables: true,
+    lenientIf: true,
+    ownPropertyOnly: true,
+  });
+  liquid.registerFilter('safe_url', safeUrl);
+  return liquid;
+}
+
+/**
+ * The text part: links once as "text [url]" (a link whose text is its URL only once), no
+ * hidden preheader, tables read as lines rather than ASCII grids.
+ */
+const textOptions: HtmlToTextOptions = {
+  wordwrap: 78,
+  selectors: [
+    { selector: 'a', options: { hideLinkHrefIfSameAsText: true, linkBrackets: ['[', ']'] } },
+    { selector: '.preheader', format: 'skip' },
+    { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 2 } },
+    { selector: 'img', format: 'skip' },
+  ],
+};
+
+export function htmlToText(html: string): string {
+  return convert(html, textOptions).replace(/\n{3,}/g, '\n\n').trim();
 }
 
 /**
  * Renders email templates from in-memory sources keyed like "cartAbandonment/reminder1",
  * "_layouts/email", "_partials/cartItems". Escaping is on, and an unknown variable is an
- * error rather than an empty string in a customer's inbox; `default` still works for
- * values that may be missing (e.g. a first name).
+ * error rather than an empty string in a customer's inbox; `default` (as the first filter)
+ * still works for values that may be missing (e.g. a first name). The rendered subject and
+ * preheader are passed to the body as `subject` and `preheader` for the layout.
  */
 export function createTemplateRenderer(sources: Record<string, string>) {
   const bodies: Record<string, string> = {};
@@ -38,13 +81,7 @@ export function createTemplateRenderer(sources: Record<string, string>) {
     bodies[name] = body;
     frontMatter[name] = fields;
   }
-  const liquid = new Liquid({
-    templates: bodies,
-    outputEscape: 'escape',
-    strictVariables: true,
-    lenientIf: true,
-    ownPropertyOnly: true,
-  });
+  const liquid = createLiquid(bodies);
 
   return {
     has: (name: string) => name in bodies,
@@ -53,12 +90,11 @@ export function createTemplateRenderer(sources: Record<string, string>) {
       const subjectSource = frontMatter[name].subject;
       if (!subjectSource) throw new TemplateError(`template "${name}" has no subject in its front matter`);
       try {
-        const html = await liquid.renderFile(name, data);
         const subject = (await liquid.parseAndRender(subjectSource, data)).trim();
         const preheaderSource = frontMatter[name].preheader;
         const preheader = preheaderSource ? (await liquid.parseAndRender(preheaderSource, data)).trim() : undefined;
-        const text = convert(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
-        return { subject, preheader, html, text };
+        const html = await liquid.renderFile(name, { ...data, subject, preheader: preheader ?? '' });
+        return { subject, preheader, html, text: htmlToText(html) };
       } catch (err) {
         throw new TemplateError(`template "${name}": ${(err as Error).message}`);
       }
