@@ -5,8 +5,9 @@ import { ConfigError } from '../domain/config';
 import { consentChangeSchema, eventSchema } from '../domain/customer';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
-import { registerLint } from './commands/lint';
+import { registerSegmentsCommand } from './commands/segments';
 import { suppressionInputSchema } from './customerRecords';
+import { registerLint } from './commands/lint';
 import { parseInput, ValidationError } from './errors';
 import { configFromEnv, connectJourneys } from './index';
 import type { CustomerJourney, IngestResult, JourneyClient } from './journeyClient';
@@ -145,6 +146,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
       }
     });
 
+  registerSegmentsCommand(program, deps);
   registerLint(program, out, setExitCode);
   return program;
 }

@@ -5,12 +5,15 @@ import { consentChangeSchema, customerId as customerIdSchema, GLOBAL_TOPIC, even
 import { parseDuration } from '../domain/duration';
 import { eventMatches } from '../domain/journey';
 import { readPath } from '../domain/path';
+import { parseSegments, SEGMENT_ENTERED, SEGMENT_LEFT, type SegmentDefinitionInput } from '../domain/segments';
 import type { Catalogue, CatalogueJourney } from '../journeys';
+import { shippedSegments } from '../journeys/segments';
 import type { Store } from '../store/types';
 import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 import { auditOf, forget, suppress, type AuditEntry } from './customerRecords';
 import { parseInput, ValidationError } from './errors';
+import { SegmentTracker, type CustomerSegment, type SweepResult } from './segmentTracker';
 import { Semaphore } from './semaphore';
 
 export interface JourneyClientOptions {
@@ -24,6 +27,8 @@ export interface JourneyClientOptions {
   maxStartsInFlight?: number;
   consentDefault?: (topic: string) => ConsentStatus;
   now?: () => Date;
+  /** The segments kept for every customer: the shipped ones when absent. */
+  segments?: SegmentDefinitionInput[];
 }
 
 export interface IngestResult {
@@ -45,15 +50,18 @@ export interface CustomerJourney {
 }
 
 const ENTRY_KEY_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
+const SEGMENT_EVENT_TYPES = new Set([SEGMENT_ENTERED, SEGMENT_LEFT]);
 
 /** The one way into journeys: events, profiles, consent and status, for the HTTP API, the CLI and libraries. */
 export class JourneyClient {
   private readonly inFlight: Semaphore;
   private readonly now: () => Date;
+  private readonly segments: SegmentTracker;
 
   constructor(private readonly options: JourneyClientOptions) {
     this.inFlight = new Semaphore(options.maxStartsInFlight ?? 50);
     this.now = options.now ?? (() => new Date());
+    this.segments = new SegmentTracker(options.store, parseSegments(options.segments ?? shippedSegments));
   }
 
   async ingest(input: unknown): Promise<IngestResult> {
@@ -74,6 +82,9 @@ export class JourneyClient {
         }
       }),
     ]);
+    // Before marking it routed, so a crash here recomputes on the event's retry. Segment
+    // events themselves never recompute: that is what keeps a change from feeding itself.
+    if (!SEGMENT_EVENT_TYPES.has(event.type)) await this.trackSegments(event.customerId, event.occurredAt, result);
     await this.options.store.markEventRouted(event.id);
     return result;
   }
@@ -81,7 +92,33 @@ export class JourneyClient {
   async upsertProfile(input: unknown): Promise<Profile> {
     const profile = parseInput(profileSchema, input, 'profile');
     await this.options.store.upsertProfiles([profile]);
+    await this.trackSegments(profile.customerId, this.now().toISOString());
     return profile;
+  }
+
+  /** The segments the customer is in now, with the time they entered each. */
+  async segmentsOf(customerId: unknown): Promise<CustomerSegment[]> {
+    const { customerId: id } = parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
+    return this.segments.segmentsOf(id);
+  }
+
+  /**
+   * Recomputes every customer's segments as of `now`, for memberships the passing of time
+   * alone changed ("3 views in the last 7 days" once the first view is 7 days old), and
+   * ingests a segment.entered / segment.left event for each change.
+   */
+  sweepSegments(now: Date | string = this.now()): Promise<SweepResult> {
+    const at = typeof now === 'string' ? now : now.toISOString();
+    return this.segments.sweep(at, (event) => this.ingest(event));
+  }
+
+  /** Recomputes one customer's segments; journeys the change events start or signal are added to `result`. */
+  private async trackSegments(customerId: string, now: string, result?: IngestResult): Promise<void> {
+    await this.segments.recompute(customerId, now, async (event) => {
+      const change = await this.ingest(event);
+      result?.started.push(...change.started);
+      result?.signalled.push(...change.signalled);
+    });
   }
 
   /** Writes the consent ledger first, then tells the customer's running journeys on that topic. */

@@ -96,6 +96,18 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX profiles_by_address ON profiles (lower(email));
     `,
   },
+  {
+    id: '0003_segment_memberships',
+    sql: `
+      -- The segments a customer is in now; leaving deletes the row (the left event is the history).
+      CREATE TABLE segment_memberships (
+        customer_id TEXT NOT NULL,
+        segment_id  TEXT NOT NULL,
+        entered_at  TEXT NOT NULL,
+        PRIMARY KEY (customer_id, segment_id)
+      );
+    `,
+  },
 ];
 
 /**

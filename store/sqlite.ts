@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { CustomerEvent, Profile } from '../domain/customer';
 import { migrate } from './migrations';
+import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
 import type { ConsentRecord, RecordedEvent, SendKey, SendRecord, SendStatus, Store } from './types';
 
@@ -182,6 +183,9 @@ export function openSqliteStore(file: string): Store {
     },
   };
 
+  const trust = sqliteTrust(db, ledger);
+  const segments = sqliteSegments(db);
+
   return {
     async upsertProfiles(profiles) {
       if (profiles.length > 0) upsertMany.immediate(profiles);
@@ -248,7 +252,13 @@ export function openSqliteStore(file: string): Store {
       }));
     },
 
-    ...sqliteTrust(db, ledger),
+    ...trust,
+    ...segments.store,
+    // Erasure also forgets the customer's segments (sqliteTrust erases the tables it knows).
+    async forgetCustomer(customerId) {
+      segments.forget(customerId);
+      return trust.forgetCustomer(customerId);
+    },
     async sendRecord(workflowId, stepId) {
       return ledger.getSend(workflowId, stepId);
     },

@@ -78,6 +78,13 @@ export interface RecordedEvent {
   routed: boolean;
 }
 
+/** A segment the customer is in, since when. */
+export interface SegmentMembership {
+  segmentId: string;
+  /** ISO-8601 instant the customer entered (the event's time, or the sweep's). */
+  enteredAt: string;
+}
+
 /**
  * Persistence for everything outside Temporal. SQLite is the embedded default; a
  * Postgres implementation fills the same interface, so every method is async.
@@ -136,6 +143,16 @@ export interface Store {
    * suppressions stay, without the customer ID. Returns the address the profile had.
    */
   forgetCustomer(customerId: string): Promise<{ email?: string }>;
+
+  /** The segments the customer is in, in the order they entered them. */
+  segmentsOf(customerId: string): Promise<SegmentMembership[]>;
+  /**
+   * Makes `segmentIds` the customer's whole membership, in one transaction: new ones enter
+   * at `at`, those not listed leave, the rest keep their entry time. Returns what changed.
+   */
+  setSegments(customerId: string, segmentIds: string[], at: string): Promise<{ entered: string[]; left: string[] }>;
+  /** Every customer with a profile or an event, for the segment sweep. */
+  customerIds(): Promise<string[]>;
 
   close(): Promise<void>;
 }
