@@ -2,6 +2,7 @@ import type { Transporter } from 'nodemailer';
 import type { ConsentStatus } from '../domain/customer';
 import type { QuietHours } from '../domain/localTime';
 import type { TemplateRenderer } from '../domain/templates';
+import type { SweepResult } from '../client/segmentTracker';
 import type { FrequencyLimit, Store } from '../store/types';
 import { createBranchStep } from './branchStep';
 import { createResolveWait } from './resolveWait';
@@ -34,8 +35,15 @@ export interface ActivityDeps {
   templates: TemplateRenderer;
   policy: SendPolicy;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
+  /** Recomputes time-based segments as of `now`, emitting segment.entered / segment.left (JourneyClient.sweepSegments). */
+  sweepSegments: (now: string) => Promise<SweepResult>;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return { sendStep: createSendStep(deps), resolveWait: createResolveWait(deps), branchStep: createBranchStep(deps) };
+  return {
+    sendStep: createSendStep(deps),
+    resolveWait: createResolveWait(deps),
+    branchStep: createBranchStep(deps),
+    sweepSegments: ({ now }: { now: string }) => deps.sweepSegments(now),
+  };
 }

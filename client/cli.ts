@@ -8,6 +8,7 @@ import type { Store } from '../store/types';
 import { registerSegmentsCommand } from './commands/segments';
 import { suppressionInputSchema } from './customerRecords';
 import { registerLint } from './commands/lint';
+import { registerGraph } from './commands/graph';
 import { parseInput, ValidationError } from './errors';
 import { configFromEnv, connectJourneys } from './index';
 import type { CustomerJourney, IngestResult, JourneyClient } from './journeyClient';
@@ -148,6 +149,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
 
   registerSegmentsCommand(program, deps);
   registerLint(program, out, setExitCode);
+  registerGraph(program, out);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConsentStatus } from './customer';
+import { isDuration } from './duration';
 import { isTimeZone, LOCAL_TIME, type QuietHours } from './localTime';
 import { parseKeyList } from './unsubscribe';
 
@@ -24,6 +25,7 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Journeys demo <hello@shop.example.com>'),
   JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
+  SEGMENT_SWEEP_EVERY: z.string().default('1h').refine(isDuration, 'a duration such as "15m" or "1h"'),
   CONSENT_OPT_IN_TOPICS: z.string().default(''),
   QUIET_HOURS: z
     .string()
@@ -92,6 +94,8 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     mailFrom: e.MAIL_FROM,
     waitScale: e.JOURNEY_WAIT_SCALE,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+    /** How often the segment-sweep Schedule recomputes time-based segments. */
+    segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,
     consent: {
       /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
       optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),

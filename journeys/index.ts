@@ -4,9 +4,10 @@ import { join, relative } from 'node:path';
 import { journeySchema, type JourneyDefinition, type JourneyDefinitionInput } from '../domain/journey';
 import { cartAbandonment } from './cartAbandonment';
 import { orderReceipt } from './orderReceipt';
+import { onboarding } from './onboarding';
 
 /** The journeys this product ships; a new journey is one more definition and its templates. */
-export const shippedJourneys: JourneyDefinitionInput[] = [cartAbandonment, orderReceipt];
+export const shippedJourneys: JourneyDefinitionInput[] = [cartAbandonment, orderReceipt, onboarding];
 
 export interface CatalogueJourney {
   definition: JourneyDefinition;

@@ -1,9 +1,10 @@
 import { createServer } from 'node:net';
 import { NativeConnection } from '@temporalio/worker';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import nodemailer from 'nodemailer';
 import { connectJourneys } from '../client';
 import { buildHttpApi } from '../client/http';
+import { ensureSegmentSweepSchedule } from '../client/schedules';
 import { temporalAddress, type Config } from '../domain/config';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../domain/unsubscribe';
 import { dkimOptions, loadUnsubscribeKeys } from '../client/unsubscribe';
@@ -100,6 +101,9 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       : nodemailer.createTransport({ host: '127.0.0.1', port: config.smtp.outboxPort, pool: true, maxConnections: 5, dkim });
     stops.push(async () => mailer.close());
 
+    const connected = await connectJourneys(config, store);
+    stops.push(() => connected.close());
+
     const nativeConnection = await NativeConnection.connect({ address });
     stops.push(() => nativeConnection.close());
     const worker = await createJourneyWorker({
@@ -107,7 +111,14 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...extra,
-      deps: createActivityDeps({ store, mailer, catalogue, config, unsubscribe: unsubscribeLinks(signer, config.unsubscribe) }),
+      deps: createActivityDeps({
+        store,
+        mailer,
+        catalogue,
+        config,
+        unsubscribe: unsubscribeLinks(signer, config.unsubscribe),
+        sweepSegments: (now) => connected.journeys.sweepSegments(now),
+      }),
     });
     const running = worker.run();
     stops.push(async () => {
@@ -115,8 +126,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       await running;
     });
 
-    const connected = await connectJourneys(config, store);
-    stops.push(() => connected.close());
+    await ensureSegmentSweepSchedule(new Client({ connection: connected.connection, namespace: config.temporal.namespace }), config.temporal.taskQueue, config.segmentSweepEvery);
     const api = buildHttpApi({
       journeys: connected.journeys,
       bodyLimit: config.http.bodyLimit,

@@ -13,8 +13,8 @@ import { quietRuntime, requiredEnv, workflowBundle } from './support/journeyEnv'
 import { freePort } from './support/ports';
 import { keepInSuiteOutbox } from './support/suiteOutbox';
 
-// The product as `npm start` runs it, on the real Temporal dev server, with waits 36,000×
-// shorter (1 h → 0.1 s, 24 h → 2.4 s, 72 h → 7.2 s) through the documented demo setting.
+// The product as `npm start` runs it, on the real Temporal dev server, with waits 14,400×
+// shorter (1 h → 0.25 s, 24 h → 6 s, 72 h → 18 s) through the documented demo setting.
 const dataDir = mkdtempSync(join(tmpdir(), 'journeys-stack-'));
 let config: ReturnType<typeof configFromEnv>;
 let stack: Stack | undefined;
@@ -33,7 +33,7 @@ beforeAll(async () => {
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     OUTBOX_PORT: String(await freePort()),
-    JOURNEY_WAIT_SCALE: '36000',
+    JOURNEY_WAIT_SCALE: '14400',
     // Quiet hours follow the wall clock, which a scaled demo does not: off, so the run passes at any hour.
     QUIET_HOURS: 'off',
     TEMPORAL_CLI_PATH: requiredEnv('TEMPORAL_CLI_PATH'),
@@ -75,6 +75,12 @@ describe('the product on the Temporal dev server', () => {
     expect(posted.status).toBe(202);
     expect(await posted.json()).toMatchObject({ started: ['cartAbandonment:stack-1:k1'], duplicate: false });
 
+    await eventually(() => outboxSteps('stack1@example.com'), (steps) => steps.length === 1, 'reminder 1');
+    // Stop everything while the journey waits for reminder 2, then start again on the same data.
+    await stack!.stop();
+    stack = undefined;
+    await start();
+
     const [found] = await eventually(
       async () => {
         const runs = [];
@@ -88,14 +94,12 @@ describe('the product on the Temporal dev server', () => {
     const state = await temporal.workflow.getHandle(found.workflowId).query(stateQuery);
     expect(state).toMatchObject({ journeyId: 'cartAbandonment', customerId: 'stack-1', entryKey: 'k1', status: 'running' });
 
+    const sweep = await temporal.schedule.getHandle('segment-sweep').describe();
+    expect(sweep.action).toMatchObject({ type: 'startWorkflow', workflowType: 'segmentSweep' });
+
     const listed = (await (await api('/v1/customers/stack-1/journeys')).json()) as { journeys: unknown[] };
     expect(listed.journeys).toEqual([expect.objectContaining({ workflowId: 'cartAbandonment:stack-1:k1', journeyId: 'cartAbandonment', status: 'running' })]);
 
-    await eventually(() => outboxSteps('stack1@example.com'), (steps) => steps.length === 1, 'reminder 1');
-    // Stop everything while the journey waits for reminder 2, then start again on the same data.
-    await stack!.stop();
-    stack = undefined;
-    await start();
     await eventually(() => outboxSteps('stack1@example.com'), (steps) => steps.length === 3, 'all three emails', 60_000);
     const done = await temporal.workflow.getHandle(found.workflowId).result();
     expect(done.status).toBe('completed');

@@ -206,4 +206,12 @@ describe('segments on the time-skipping server: a segment entry starts a journey
     expect(await t.mailbox.emailsTo('ana@example.com')).toHaveLength(1);
     expect(await segmentsCommand('ana')).toMatchObject({ code: 0, stdout: 'customer ana is in no segments\n' });
   });
+
+  it('the segment-sweep workflow, as its Schedule runs it, sweeps at Temporal\'s time: ben\'s views are long past, and both are dormant', async () => {
+    expect(T + 60 * DAY).toBeLessThan(await t.env.currentTimeMs());
+    const swept = await t.env.client.workflow.execute('segmentSweep', { taskQueue: 'journeys-test', workflowId: 'segment-sweep-test' });
+    expect(swept).toEqual({ customers: 2, entered: 2, left: 1 });
+    expect((await t.client.segmentsOf('ben')).map((s) => s.segmentId)).toEqual(['dormant60d']);
+    expect((await t.client.segmentsOf('ana')).map((s) => s.segmentId)).toEqual(['dormant60d']);
+  });
 });

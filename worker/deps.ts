@@ -12,10 +12,11 @@ export interface DepsOptions {
   catalogue: Catalogue;
   config: Pick<Config, 'mailFrom' | 'consent' | 'frequencyCaps' | 'quietHours' | 'defaultTimezone'>;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
+  sweepSegments: ActivityDeps['sweepSegments'];
 }
 
 /** The one place the worker's activity dependencies are assembled, for the product, tests and benchmarks alike. */
-export function createActivityDeps({ store, mailer, catalogue, config, unsubscribe }: DepsOptions): ActivityDeps {
+export function createActivityDeps({ store, mailer, catalogue, config, unsubscribe, sweepSegments }: DepsOptions): ActivityDeps {
   const limits = config.frequencyCaps.map((cap) => ({ ...cap, windowMs: parseDuration(cap.window), label: `${cap.max} per ${cap.window}` }));
   return {
     store,
@@ -29,5 +30,6 @@ export function createActivityDeps({ store, mailer, catalogue, config, unsubscri
       defaultTimezone: config.defaultTimezone,
     },
     unsubscribe,
+    sweepSegments,
   };
 }

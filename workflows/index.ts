@@ -10,6 +10,9 @@ import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput, type 
 import { JOURNEY_STATUS, JOURNEY_STEP } from './searchAttributes';
 import { runStep, type Run } from './steps';
 
+// Named exports are workflow types of their own; every other type is a journey, below.
+export { segmentSweep } from './segmentSweep';
+
 export default async function journey(input: JourneyInput): Promise<JourneyState> {
   const { definition, customerId, entryKey } = input;
   const steps = new Map(definition.steps.map((step) => [step.id, step]));

@@ -113,6 +113,7 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
   const mailbox = await startMailbox(options.mailbox);
   const catalogue = options.catalogue ?? loadCatalogue();
   const taskQueue = 'journeys-test';
+  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }) });
   const worker = await createJourneyWorker({
     connection: env.nativeConnection,
     namespace: 'default',
@@ -130,10 +131,10 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
         defaultTimezone: 'UTC',
       },
       unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
+      sweepSegments: (now) => client.sweepSegments(now),
     }),
   });
   const running = worker.run();
-  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }) });
   return {
     env,
     store,

@@ -1,0 +1,141 @@
+import { performance } from 'node:perf_hooks';
+import type { Outbox } from '../scripts/outbox';
+
+export interface PhaseResult {
+  name: string;
+  emails: number;
+  failed: number;
+  /** From the first submission to the last email's arrival. */
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Submitted → the call returned (ingest resolved, HTTP 202, workflow start acknowledged). */
+  acceptP50Ms: number;
+  acceptP99Ms: number;
+  firstError?: string;
+}
+
+/**
+ * Times "event submitted → email arrived in the SMTP server" per recipient address: each
+ * event's customer has a unique address, so an arrival is matched without parsing the mail.
+ */
+export class Phase {
+  /** Submission time by recipient; `pending` keeps those whose email has not arrived yet. */
+  private readonly submittedAt = new Map<string, number>();
+  private readonly pending = new Map<string, number>();
+  private readonly latencies: number[] = [];
+  private readonly acceptLatencies: number[] = [];
+  private firstSubmit = Infinity;
+  private lastArrival = 0;
+  private failed = 0;
+  private firstError?: string;
+  private onArrival?: () => void;
+
+  constructor(readonly name: string) {}
+
+  submitted(recipient: string): void {
+    const now = performance.now();
+    this.firstSubmit = Math.min(this.firstSubmit, now);
+    this.pending.set(recipient, now);
+    this.submittedAt.set(recipient, now);
+  }
+
+  accepted(recipient: string): void {
+    const submittedAt = this.submittedAt.get(recipient);
+    if (submittedAt !== undefined) this.acceptLatencies.push(performance.now() - submittedAt);
+  }
+
+  /** The submission was refused: no email is expected for it. */
+  failedToSubmit(recipient: string, err: unknown): void {
+    this.pending.delete(recipient);
+    this.failed++;
+    this.firstError ??= err instanceof Error ? err.message : String(err);
+  }
+
+  arrived(recipient: string, at: number): void {
+    const submittedAt = this.pending.get(recipient);
+    if (submittedAt === undefined) return;
+    this.pending.delete(recipient);
+    this.latencies.push(at - submittedAt);
+    this.lastArrival = Math.max(this.lastArrival, at);
+    this.onArrival?.();
+  }
+
+  /** Resolves once every submitted event's email has arrived; fails after `timeoutMs` without progress. */
+  async allArrived(timeoutMs = 60_000): Promise<void> {
+    while (this.pending.size > 0) {
+      const progressed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.onArrival = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      if (!progressed) throw new Error(`${this.name}: ${this.pending.size} emails did not arrive (none for ${timeoutMs / 1000} s)`);
+    }
+    this.onArrival = undefined;
+  }
+
+  result(): PhaseResult {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const accepts = [...this.acceptLatencies].sort((a, b) => a - b);
+    const seconds = (this.lastArrival - this.firstSubmit) / 1000;
+    return {
+      name: this.name,
+      emails: sorted.length,
+      failed: this.failed,
+      seconds,
+      perSecond: sorted.length / seconds,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted[sorted.length - 1] ?? NaN,
+      acceptP50Ms: percentile(accepts, 50),
+      acceptP99Ms: percentile(accepts, 99),
+      firstError: this.firstError,
+    };
+  }
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Routes every outbox arrival to the phase that is running (the outbox has no way to remove a listener). */
+export function watchOutbox(outbox: Outbox): { current: Phase | undefined } {
+  const route: { current: Phase | undefined } = { current: undefined };
+  outbox.onMessage((message) => {
+    const at = performance.now();
+    for (const recipient of message.to) route.current?.arrived(recipient, at);
+  });
+  return route;
+}
+
+/** Offers all `count` submissions with at most `concurrency` in flight (a closed loop: the throughput phases). */
+export async function offerAll(count: number, concurrency: number, submit: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runner = async () => {
+    while (next < count) await submit(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, runner));
+}
+
+/**
+ * Offers submissions at a fixed rate whatever their progress (an open loop, as real traffic
+ * arrives), so slow responses show up as latency instead of slowing the offered load down.
+ */
+export async function offerAtRate(perSecond: number, seconds: number, submit: (i: number) => Promise<void>): Promise<void> {
+  const count = Math.round(perSecond * seconds);
+  const start = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(submit(i));
+  }
+  await Promise.all(inFlight);
+}

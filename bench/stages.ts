@@ -1,0 +1,62 @@
+import type { Client } from '@temporalio/client';
+import { percentile } from './measure';
+
+// Event types from temporal.api.enums.v1.EventType (@temporalio/proto is not a direct dependency).
+const STARTED = 1;
+const WORKFLOW_TASK_STARTED = 6;
+const WORKFLOW_TASK_COMPLETED = 7;
+const WORKFLOW_TASK_TIMED_OUT = 8;
+const WORKFLOW_TASK_FAILED = 9;
+const ACTIVITY_TASK_STARTED = 11;
+const ACTIVITY_TASK_COMPLETED = 12;
+
+export type StageName = 'start → 1st workflow task' | '1st workflow task' | 'task done → activity start' | 'activity';
+const STAGES: [StageName, number, number][] = [
+  ['start → 1st workflow task', STARTED, WORKFLOW_TASK_STARTED],
+  ['1st workflow task', WORKFLOW_TASK_STARTED, WORKFLOW_TASK_COMPLETED],
+  ['task done → activity start', WORKFLOW_TASK_COMPLETED, ACTIVITY_TASK_STARTED],
+  ['activity', ACTIVITY_TASK_STARTED, ACTIVITY_TASK_COMPLETED],
+];
+
+export interface StageTimes {
+  /** p50/p99 ms of each stage between "workflow started" and "email activity done". */
+  stages: Record<StageName, { p50: number; p99: number }>;
+  runs: number;
+  /** Runs whose activity needed more than one attempt (a timeout or failure: a latency outlier). */
+  retriedActivities: number;
+  /** Runs with a workflow task that timed out or failed (an overloaded worker). */
+  failedWorkflowTasks: number;
+}
+
+/**
+ * Splits the server-side part of event → email into stages from each run's history (up to
+ * `sample` runs), so a slow phase shows where it waits: in the task queue (no free worker
+ * capacity), inside the workflow task (worker CPU), or inside the send activity.
+ */
+export async function stageTimes(temporal: Client, workflowIds: string[], sample = 500): Promise<StageTimes> {
+  const step = Math.max(1, Math.floor(workflowIds.length / sample));
+  const picked = workflowIds.filter((_, i) => i % step === 0).slice(0, sample);
+  const durations = new Map<StageName, number[]>(STAGES.map(([name]) => [name, []]));
+  let retriedActivities = 0;
+  let failedWorkflowTasks = 0;
+  for (const workflowId of picked) {
+    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const first = (type: number) => events.find((event) => event.eventType === type);
+    const at = (type: number) => {
+      const time = first(type)?.eventTime;
+      return time ? Number(time.seconds) * 1000 + (time.nanos ?? 0) / 1e6 : undefined;
+    };
+    for (const [name, from, to] of STAGES) {
+      const [a, b] = [at(from), at(to)];
+      if (a !== undefined && b !== undefined) durations.get(name)!.push(b - a);
+    }
+    if ((first(ACTIVITY_TASK_STARTED)?.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retriedActivities++;
+    if (first(WORKFLOW_TASK_TIMED_OUT) || first(WORKFLOW_TASK_FAILED)) failedWorkflowTasks++;
+  }
+  const stages = {} as StageTimes['stages'];
+  for (const [name, values] of durations) {
+    values.sort((x, y) => x - y);
+    stages[name] = { p50: percentile(values, 50), p99: percentile(values, 99) };
+  }
+  return { stages, runs: picked.length, retriedActivities, failedWorkflowTasks };
+}
