@@ -7,8 +7,10 @@ import type { FrequencyLimit, Store } from '../store/types';
 import { createBranchStep } from './branchStep';
 import { createResolveWait } from './resolveWait';
 import { createSendStep } from './sendStep';
+import { createTagProfile } from './tagProfile';
 
 export type { SendStepInput, SendStepResult } from './sendStep';
+export type { TagProfileInput, TagProfileResult } from './tagProfile';
 
 /** Where a customer's unsubscribe link and headers point, for one topic. */
 export interface UnsubscribeLinks {
@@ -44,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     sendStep: createSendStep(deps),
     resolveWait: createResolveWait(deps),
     branchStep: createBranchStep(deps),
+    tagProfile: createTagProfile(deps),
     sweepSegments: ({ now }: { now: string }) => deps.sweepSegments(now),
   };
 }

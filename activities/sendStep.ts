@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { addressHash } from '../domain/address';
-import { GLOBAL_TOPIC, type CustomerEvent } from '../domain/customer';
+import type { CustomerEvent } from '../domain/customer';
+import { GLOBAL_TOPIC } from '../domain/topics';
 import type { TemplateRuleSet } from '../domain/journey';
 import { endOfQuietHours, isTimeZone } from '../domain/localTime';
 import type { RuleTrace } from '../domain/rules';
@@ -35,11 +36,12 @@ export type SendStepResult =
 /**
  * Sends one journey email exactly once, and only when it may go out. Checks run in order:
  * consent (the ledger, read now, so a withdrawal whose signal was lost still holds),
- * suppression, the frequency cap (reserved atomically with the send-ledger row keyed by
- * workflow ID + step ID, never the run ID), then SMTP. `sending` is written just before
- * SMTP and `sent` right after; a retry that finds `sent` returns the recorded result, and
- * one that finds `sending` cannot know whether the server took the email, so it marks
- * the row `in_doubt` and does not send again: a missing reminder is better than a duplicate.
+ * suppression, sunset (marketing only), quiet hours, the frequency cap (reserved
+ * atomically with the send-ledger row keyed by workflow ID + step ID, never the run ID),
+ * then SMTP. `sending` is written just before SMTP and `sent` right after; a retry that
+ * finds `sent` returns the recorded result, and one that finds `sending` cannot know
+ * whether the server took the email, so it marks the row `in_doubt` and does not send
+ * again: a missing reminder is better than a duplicate.
  */
 export function createSendStep(deps: ActivityDeps) {
   // Ledger times follow Temporal's clock (the attempt's scheduled time), so frequency caps
@@ -65,6 +67,9 @@ export function createSendStep(deps: ActivityDeps) {
     if (!profile) return skip('no_profile');
     const suppression = await deps.store.suppressionFor(addressHash(profile.email));
     if (suppression) return skip(`suppressed: ${suppression.reason}`);
+    // Sunset customers (no engagement by the end of the dormancy journey) get no marketing until
+    // a profile update sets `lifecycle` to something else, e.g. once they are active again.
+    if (!input.transactional && profile.attributes.lifecycle === 'sunset') return skip('sunset');
 
     if (!input.transactional && deps.policy.quietHours) {
       const { quietHours } = deps.policy;

@@ -9,6 +9,8 @@ import { registerSegmentsCommand } from './commands/segments';
 import { suppressionInputSchema } from './customerRecords';
 import { registerLint } from './commands/lint';
 import { registerGraph } from './commands/graph';
+import { registerPreview } from './commands/preview';
+import { registerSimulate } from './commands/simulate';
 import { parseInput, ValidationError } from './errors';
 import { configFromEnv, connectJourneys } from './index';
 import type { CustomerJourney, IngestResult, JourneyClient } from './journeyClient';
@@ -150,6 +152,8 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
   registerSegmentsCommand(program, deps);
   registerLint(program, out, setExitCode);
   registerGraph(program, out);
+  registerPreview(program, deps, out);
+  registerSimulate(program, out);
   return program;
 }
 

@@ -1,9 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { consentChangeSchema, customerId as customerIdSchema, GLOBAL_TOPIC, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
+import { consentChangeSchema, customerId as customerIdSchema, eventSchema, profileSchema, type ConsentStatus, type CustomerEvent, type Profile } from '../domain/customer';
 import { parseDuration } from '../domain/duration';
-import { eventMatches } from '../domain/journey';
+import { eventMatches } from '../domain/journeyFlow';
+import { GLOBAL_TOPIC } from '../domain/topics';
 import { readPath } from '../domain/path';
 import { parseSegments, SEGMENT_ENTERED, SEGMENT_LEFT, type SegmentDefinitionInput } from '../domain/segments';
 import type { Catalogue, CatalogueJourney } from '../journeys';

@@ -5,6 +5,9 @@ import { isDuration } from './duration';
 import { isTimeZone, LOCAL_TIME, type QuietHours } from './localTime';
 import { parseKeyList } from './unsubscribe';
 
+/** Journeys a worker keeps in memory between workflow tasks: waiting ones need no place there. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
+
 const port = z.coerce.number().int().min(1).max(65535);
 const QUIET = /^(\d\d:\d\d)-(\d\d:\d\d)$/;
 const CAP = /^([a-z][a-z0-9_-]*):(\d+)\/(\d+[smhdw])$/;
@@ -25,6 +28,7 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Journeys demo <hello@shop.example.com>'),
   JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CACHED_WORKFLOWS),
   SEGMENT_SWEEP_EVERY: z.string().default('1h').refine(isDuration, 'a duration such as "15m" or "1h"'),
   CONSENT_OPT_IN_TOPICS: z.string().default(''),
   QUIET_HOURS: z
@@ -94,6 +98,8 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     mailFrom: e.MAIL_FROM,
     waitScale: e.JOURNEY_WAIT_SCALE,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+    /** Journeys the worker keeps in memory between workflow tasks (about 1 MB each). */
+    maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     /** How often the segment-sweep Schedule recomputes time-based segments. */
     segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,
     consent: {

@@ -34,9 +34,6 @@ export type CustomerEvent = z.infer<typeof eventSchema> & { occurredAt: string }
 
 export const topicSchema = z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/, 'use lower-case letters, digits, "_" or "-"');
 
-/** The consent topic whose withdrawal is a global opt-out: every journey but transactional ones. */
-export const GLOBAL_TOPIC = 'all';
-
 export const consentStatus = z.enum(['granted', 'withdrawn']);
 export type ConsentStatus = z.infer<typeof consentStatus>;
 

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { isDuration } from './duration';
 import { isTimeZone, LOCAL_TIME, weekdays } from './localTime';
-import { comparisonSchema, evaluateRule, ruleSchema, ruleSetSchema, type Comparison, type RuleSet } from './rules';
-import { topicSchema, type CustomerEvent } from './customer';
+import { comparisonSchema, ruleSchema, ruleSetSchema, type RuleSet } from './rules';
+import { topicSchema } from './customer';
+import { stepTargets } from './journeyFlow';
 
 const stepId = z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'step ids are camelCase, e.g. "reminder1"');
 const duration = z.string().refine(isDuration, 'a duration such as "90m", "24h" or "3d"');
@@ -100,9 +101,18 @@ const splitStep = z
     });
   });
 
+/** Sets one profile attribute, e.g. lifecycle = "sunset", which later sends respect. */
+const tagStep = z.strictObject({
+  id: stepId,
+  kind: z.literal('tag'),
+  attribute: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'a profile attribute name such as "lifecycle"'),
+  value: z.union([z.string(), z.number(), z.boolean()], { error: 'a string, number or boolean, e.g. "sunset"' }),
+  next: stepId.optional(),
+});
+
 const exitStep = z.strictObject({ id: stepId, kind: z.literal('exit') });
 
-export const stepSchema = z.discriminatedUnion('kind', [waitStep, sendStep, waitForStep, branchStep, splitStep, exitStep]);
+export const stepSchema = z.discriminatedUnion('kind', [waitStep, sendStep, waitForStep, branchStep, splitStep, tagStep, exitStep]);
 
 export const reentrySchema = z.union([z.literal('once'), z.literal('always'), z.strictObject({ afterCooldown: duration })], {
   error: 'reentry is "once", "always" or { afterCooldown: "30d" }',
@@ -143,7 +153,7 @@ export const journeySchema = z
       for (const { path, target } of stepTargets(step)) {
         if (!ids.has(target)) ctx.addIssue({ code: 'custom', path: ['steps', index, ...path], message: `no step with id "${target}"` });
       }
-      const fallsThrough = (step.kind === 'wait' || step.kind === 'send') && step.next === undefined;
+      const fallsThrough = (step.kind === 'wait' || step.kind === 'send' || step.kind === 'tag') && step.next === undefined;
       if (fallsThrough && index === journey.steps.length - 1) {
         ctx.addIssue({ code: 'custom', path: ['steps', index], message: 'the last step must be an exit or name its next step' });
       }
@@ -159,45 +169,8 @@ export type SplitStep = StepOf<'split'>;
 export type Reentry = z.infer<typeof reentrySchema>;
 export type TemplateRuleSet = RuleSet<string>;
 
-/** The steps a step names explicitly, with the field that names each (for validation, lint and graphs). */
-export function stepTargets(step: Step): { path: (string | number)[]; target: string }[] {
-  switch (step.kind) {
-    case 'wait':
-    case 'send':
-      return step.next === undefined ? [] : [{ path: ['next'], target: step.next }];
-    case 'waitFor':
-      return [
-        { path: ['onEvent'], target: step.onEvent },
-        { path: ['onTimeout'], target: step.onTimeout },
-      ];
-    case 'branch':
-      return [...step.rules.map((rule, i) => ({ path: ['rules', i, 'next'], target: rule.next })), { path: ['otherwise'], target: step.otherwise }];
-    case 'split':
-      return [
-        ...step.variants.map((variant, i) => ({ path: ['variants', i, 'next'], target: variant.next })),
-        ...(step.holdout?.next === undefined ? [] : [{ path: ['holdout', 'next'], target: step.holdout.next }]),
-      ];
-    case 'exit':
-      return [];
-  }
-}
 
-/** The step that follows `step` when it names none: the next one in the list. */
-export function nextStepId(journey: JourneyDefinition, step: Step & { next?: string }): string | undefined {
-  if (step.next) return step.next;
-  const index = journey.steps.findIndex((s) => s.id === step.id);
-  return journey.steps[index + 1]?.id;
-}
 
-/** Whether an event passes a `waitFor` step's `where` comparisons (all must hold; none means yes) at `now` (ISO-8601). */
-export function eventMatches(event: CustomerEvent, where: Comparison[] | undefined, now: string): boolean {
-  try {
-    return (where ?? []).every((comparison) => evaluateRule(comparison, { ...event, now }).matched);
-  } catch {
-    // A comparison on a fact events do not carry (`rfm.…`) cannot hold for an event.
-    return false;
-  }
-}
 
 export const journeyStatuses = ['running', 'completed', 'goal_reached', 'opted_out'] as const;
 export type JourneyStatus = (typeof journeyStatuses)[number];

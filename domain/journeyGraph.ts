@@ -1,5 +1,6 @@
 import { describeRule } from './rules';
-import { nextStepId, type JourneyDefinition, type Step, type StepOf, type WaitStep } from './journey';
+import type { JourneyDefinition, Step, StepOf, WaitStep } from './journey';
+import { nextStepId } from './journeyFlow';
 
 export const graphFormats = ['mermaid', 'dot'] as const;
 export type GraphFormat = (typeof graphFormats)[number];
@@ -85,12 +86,14 @@ function describeStep(definition: JourneyDefinition, step: Step): { nodes: Node[
       };
     case 'split':
       return split(step);
+    case 'tag':
+      return linear(definition, step, { id: step.id, shape: 'box', lines: [title, `set ${step.attribute} = ${JSON.stringify(step.value)}`] });
     case 'exit':
       return { nodes: [{ id: step.id, shape: 'exit', lines: [title] }], edges: [] };
   }
 }
 
-/** A wait or send: one edge to its `next`, or to the step after it in the list. */
+/** A wait, send or tag: one edge to its `next`, or to the step after it in the list. */
 function linear(definition: JourneyDefinition, step: Step & { next?: string }, node: Node) {
   const next = nextStepId(definition, step);
   return { nodes: [node], edges: next === undefined ? [] : [{ from: step.id, to: next }] };

@@ -1,4 +1,5 @@
-import { journeySchema, nextStepId, stepTargets, type JourneyDefinition } from './journey';
+import { journeySchema, type JourneyDefinition } from './journey';
+import { nextStepId, stepTargets } from './journeyFlow';
 import { lintRuleSet, type RuleProblem } from './ruleLint';
 import { lintTemplates, type LintProblem } from './templateLint';
 
@@ -92,8 +93,8 @@ function unreachableSteps(journey: JourneyDefinition): LintProblem[] {
     const step = byId.get(id);
     if (!step) continue;
     const targets = stepTargets(step).map((t) => t.target);
-    // A wait or send without `next` goes on to the step listed after it.
-    if ((step.kind === 'wait' || step.kind === 'send') && step.next === undefined) {
+    // A wait, send or tag without `next` goes on to the step listed after it.
+    if ((step.kind === 'wait' || step.kind === 'send' || step.kind === 'tag') && step.next === undefined) {
       const next = nextStepId(journey, step);
       if (next) targets.push(next);
     }

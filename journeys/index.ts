@@ -3,11 +3,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { journeySchema, type JourneyDefinition, type JourneyDefinitionInput } from '../domain/journey';
 import { cartAbandonment } from './cartAbandonment';
+import { dormancy } from './dormancy';
 import { orderReceipt } from './orderReceipt';
 import { onboarding } from './onboarding';
 
 /** The journeys this product ships; a new journey is one more definition and its templates. */
-export const shippedJourneys: JourneyDefinitionInput[] = [cartAbandonment, orderReceipt, onboarding];
+export const shippedJourneys: JourneyDefinitionInput[] = [cartAbandonment, orderReceipt, onboarding, dormancy];
 
 export interface CatalogueJourney {
   definition: JourneyDefinition;

@@ -110,6 +110,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      maxCachedWorkflows: config.maxCachedWorkflows,
       ...extra,
       deps: createActivityDeps({
         store,

@@ -73,6 +73,17 @@ describe('journey definitions: every step kind validates, with the path of each 
     ]);
   });
 
+  it('checks a tag step: its next step exists, the attribute is a name, the value a scalar, and it may not fall off the end', () => {
+    expect(problems(journeyWith([{ id: 't', kind: 'tag', attribute: 'lifecycle', value: 'sunset' }]))).toEqual([]);
+    expect(problems(journeyWith([{ id: 't', kind: 'tag', attribute: 'lifecycle', value: 'sunset', next: 'nowhere' }]))).toEqual(['steps.0.next: no step with id "nowhere"']);
+    expect(problems(journeyWith([{ id: 'u', kind: 'tag', attribute: 'life cycle', value: { stage: 'sunset' } }]))).toEqual([
+      'steps.0.attribute: a profile attribute name such as "lifecycle"',
+      'steps.0.value: a string, number or boolean, e.g. "sunset"',
+    ]);
+    const endsInTag = { id: 'tagged', name: 'Tagged', trigger: { event: 'x.happened' }, steps: [{ id: 't', kind: 'tag', attribute: 'vip', value: true }] } as JourneyDefinitionInput;
+    expect(problems(endsInTag)).toEqual(['steps.0: the last step must be an exit or name its next step']);
+  });
+
   it('explains bad variants and waitFor conditions', () => {
     expect(
       problems(

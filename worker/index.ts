@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../domain/config';
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
 
@@ -11,6 +12,12 @@ export interface JourneyWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt workflow bundle, where start-up time matters (tests, benchmarks). */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * How many journeys the worker keeps in memory between their workflow tasks (about 1 MB
+   * each). Journeys mostly wait hours or days, so keeping them buys little: an evicted one
+   * replays its short history when its timer fires.
+   */
+  maxCachedWorkflows?: number;
 }
 
 export function createJourneyWorker(options: JourneyWorkerOptions): Promise<Worker> {
@@ -22,6 +29,7 @@ export function createJourneyWorker(options: JourneyWorkerOptions): Promise<Work
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...workflows,
+    maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     activities: createActivities(options.deps),
   });
 }

@@ -3,7 +3,8 @@
 // default export (a dynamic workflow) and operators still see the journey's name.
 // Step kinds are handled in ./steps; this file holds the run's state and messages.
 import { condition, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { GLOBAL_TOPIC, type CustomerEvent } from '../domain/customer';
+import type { CustomerEvent } from '../domain/customer';
+import { GLOBAL_TOPIC } from '../domain/topics';
 import type { JourneyStatus, Step } from '../domain/journey';
 import { readPath } from '../domain/path';
 import { consentChangedSignal, eventSignal, stateQuery, type JourneyInput, type JourneyState } from './messages';

@@ -4,7 +4,8 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { CustomerEvent } from '../domain/customer';
 import { parseDuration } from '../domain/duration';
-import { eventMatches, nextStepId, type JourneyStatus, type Step, type StepOf } from '../domain/journey';
+import type { JourneyStatus, Step, StepOf } from '../domain/journey';
+import { eventMatches, nextStepId } from '../domain/journeyFlow';
 import { assignVariant, fnv1a32 } from '../domain/split';
 import type { createActivities, SendStepResult } from '../activities';
 import type { JourneyInput, JourneyState } from './messages';
@@ -15,8 +16,9 @@ const { sendStep } = proxyActivities<ReturnType<typeof createActivities>>({
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
-// Store reads: quick, safe to repeat, retried until the store answers.
-const { resolveWait, branchStep } = proxyActivities<ReturnType<typeof createActivities>>({
+// Store reads and the tag write (setting the same value again is harmless): quick, safe to
+// repeat, retried until the store answers.
+const { resolveWait, branchStep, tagProfile } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -51,6 +53,8 @@ export function runStep(run: Run, step: Step): Promise<string | undefined> {
       return branch(run, step);
     case 'split':
       return Promise.resolve(split(run, step));
+    case 'tag':
+      return tag(run, step);
     case 'exit':
       run.record(step, 'exit');
       return Promise.resolve(undefined);
@@ -130,6 +134,15 @@ function split(run: Run, step: StepOf<'split'>) {
   run.record(step, `variant ${assignment.name}`);
   run.tell(`Split ${step.id}: variant ${assignment.name}${assignment.next ? `, on to ${assignment.next}` : ', which ends the journey'}`);
   return assignment.next;
+}
+
+async function tag(run: Run, step: StepOf<'tag'>) {
+  const { attribute, value } = step;
+  const result = await tagProfile.executeWithOptions({ summary: `tag ${step.id}` }, [{ customerId: run.input.customerId, attribute, value }]);
+  const set = `${attribute}=${String(value)}`;
+  run.record(step, result.status === 'tagged' ? `tagged ${set}` : `skipped: no profile to tag ${set}`);
+  run.tell(result.status === 'tagged' ? `Tagged the profile ${set}` : `${step.id}: no profile, ${set} not set`);
+  return nextStepId(run.input.definition, step);
 }
 
 async function send(run: Run, step: StepOf<'send'>) {
