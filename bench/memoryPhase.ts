@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { loadCatalogue } from '../journeys';
+import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll } from './measure';
 import { journeyClient, taskQueueOf, type BenchContext } from './phases';
 import { stageTimes, type StageTimes } from './stages';
@@ -22,6 +23,8 @@ export interface MemoryReport {
   rssMb: number;
   peakRssMb: number;
   status: WorkerStatus;
+  /** From the first start until memory was read. */
+  cpu: CpuShares;
 }
 
 /**
@@ -37,6 +40,7 @@ export async function memoryPhase(ctx: BenchContext): Promise<MemoryReport> {
     const { waiting, concurrency } = ctx.settings;
     let failed = 0;
     let firstError: string | undefined;
+    const cpu = startCpuMeter({ server: ctx.serverPid, worker: worker.pid, bench: process.pid });
     const started = performance.now();
     await offerAll(waiting, concurrency, async (i) => {
       const cart = { id: `m${i}-cart`, type: 'cart.updated', customerId: `m${i}`, properties: { cartId: `cart${i}`, total: 42 } };
@@ -47,10 +51,11 @@ export async function memoryPhase(ctx: BenchContext): Promise<MemoryReport> {
     });
     const startedPerSecond = (waiting - failed) / ((performance.now() - started) / 1000);
     const { status, drained, backlog } = await untilIdle(ctx.temporal, taskQueue, worker, DRAIN_DEADLINE_MS);
-    const { rssMb, peakMb } = worker.memory();
+    const [{ rssMb, peakMb }, shares] = [worker.memory(), cpu()];
     const { count: running } = await ctx.temporal.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`);
-    const stages = await stageTimes(ctx.temporal, Array.from({ length: waiting }, (_, i) => `cartAbandonment:m${i}:cart${i}`));
-    return { journeys: waiting, failed, firstError, startedPerSecond, running, drained, backlog, stages, idleRssMb, rssMb, peakRssMb: peakMb, status };
+    const runs = Array.from({ length: waiting }, (_, i) => journeys.workflowIdOf('cartAbandonment', `m${i}`, `cart${i}`));
+    const stages = await stageTimes(ctx.temporal, runs);
+    return { journeys: waiting, failed, firstError, startedPerSecond, running, drained, backlog, stages, idleRssMb, rssMb, peakRssMb: peakMb, status, cpu: shares };
   } finally {
     await worker.stop();
   }

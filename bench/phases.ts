@@ -94,7 +94,6 @@ export const journeyClient = (ctx: BenchContext, taskQueue: string, catalogue = 
   new JourneyClient({ temporal: ctx.temporal, store: ctx.store, catalogue, taskQueue, maxStartsInFlight: ctx.settings.concurrency });
 
 const signup = (customerId: string, i: number) => ({ id: `${customerId}-signup-${i}`, type: BENCH_EVENT, customerId });
-const journeyRun = (customerId: string) => `benchWelcome:${customerId}`;
 
 const startBaseline = (ctx: BenchContext, key: string) => (customerId: string) =>
   ctx.temporal.workflow.start<typeof baselineEmail>('baselineEmail', { taskQueue: taskQueueOf(key), workflowId: baselineRun(customerId), args: [`${customerId}@bench.example`] });
@@ -124,13 +123,14 @@ export function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
     count: ctx.settings.n,
     offer: closedLoop(ctx),
     submit: (customerId, i) => journeys.ingest(signup(customerId, i)),
-    workflowIdOf: journeyRun,
+    workflowIdOf: (customerId) => journeys.workflowIdOf('benchWelcome', customerId),
   });
 }
 
 /** (c) the same load as POST /v1/events to the HTTP API, served from this process as a deployed API runs beside its client. */
 export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
-  const api = buildHttpApi({ journeys: journeyClient(ctx, taskQueueOf('c')), bodyLimit: 256 * 1024 });
+  const journeys = journeyClient(ctx, taskQueueOf('c'));
+  const api = buildHttpApi({ journeys, bodyLimit: 256 * 1024 });
   const url = `${await api.listen({ host: '127.0.0.1', port: 0 })}/v1/events`;
   try {
     return await timedPhase(ctx, {
@@ -144,7 +144,7 @@ export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signup(customerId, i)) });
         if (response.status !== 202) throw new Error(`POST /v1/events answered ${response.status}: ${await response.text()}`);
       },
-      workflowIdOf: journeyRun,
+      workflowIdOf: (customerId) => journeys.workflowIdOf('benchWelcome', customerId),
     });
   } finally {
     await api.close();
@@ -177,7 +177,7 @@ export function steadyPhase(ctx: BenchContext): Promise<PhaseReport> {
     count: Math.round(rate * duration),
     offer: (submit) => offerAtRate(rate, duration, submit),
     submit: (customerId, i) => journeys.ingest(signup(customerId, i)),
-    workflowIdOf: journeyRun,
+    workflowIdOf: (customerId) => journeys.workflowIdOf('benchWelcome', customerId),
   });
 }
 

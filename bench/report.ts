@@ -87,6 +87,7 @@ function memoryLines(memory: MemoryReport): string[] {
     `  ${memory.drained ? 'drained: every journey had run its first workflow task' : `NOT drained after the deadline: ${memory.backlog} workflow tasks still queued`};` +
       ` start → 1st workflow task p50/p99 ${stage('start → 1st workflow task')}, 1st workflow task ${stage('1st workflow task')},` +
       ` ${memory.stages.failedWorkflowTasks} of ${memory.stages.runs} sampled runs had a workflow task time out or fail`,
+    `  CPU % srv/wkr/bench/other over the phase: ${[memory.cpu.server, memory.cpu.worker, memory.cpu.bench, memory.cpu.others].map((share) => num(share)).join('/')}`,
     ...(memory.firstError ? [`  first error: ${memory.firstError}`] : []),
   ];
 }

@@ -36,18 +36,21 @@ async function main() {
   const store = sqlite && probes.timed(sqlite);
   const workflowBundle = { codePath: spec.bundlePath };
 
+  // The product's defaults, except quiet hours (a run at night must measure sends, not
+  // deferrals); the worker cache size passes through so its effect on memory can be compared.
+  const config = readConfig({ MAIL_FROM: FROM, QUIET_HOURS: 'off', WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }, join(__dirname, '..'));
   const worker = store
     ? await createJourneyWorker({
         connection,
         namespace: 'default',
         taskQueue: spec.taskQueue,
         workflowBundle,
+        maxCachedWorkflows: config.maxCachedWorkflows,
         deps: createActivityDeps({
           store,
           mailer,
           catalogue: allJourneys(),
-          // The product's defaults, except quiet hours: a run at night must measure sends, not deferrals.
-          config: readConfig({ MAIL_FROM: FROM, QUIET_HOURS: 'off' }, join(__dirname, '..')),
+          config,
           // Signed as in the product: an HMAC per email is part of what a send costs.
           unsubscribe: unsubscribeLinks(createUnsubscribeSigner([{ id: 'bench', secret: 'bench-secret-of-at-least-32-characters' }]), {
             publicUrl: 'https://shop.example.com',

@@ -68,7 +68,9 @@ export class JourneyClient {
   async ingest(input: unknown): Promise<IngestResult> {
     const parsed = parseInput(eventSchema, input, 'event');
     const event: CustomerEvent = { ...parsed, occurredAt: parsed.occurredAt ?? this.now().toISOString() };
-    const triggered = this.options.catalogue.journeys.filter((j) => j.definition.trigger.event === event.type);
+    const triggered = this.options.catalogue.journeys.filter(
+      ({ definition: { trigger } }) => trigger.event === event.type && eventMatches(event, trigger.where, event.occurredAt),
+    );
     const entryKeys = new Map(triggered.map((j) => [j, this.entryKeyOf(j, event)]));
 
     const recorded = await this.options.store.recordEvent(event);

@@ -130,6 +130,8 @@ export const journeySchema = z
       event: eventType,
       /** Path in the event that tells one entry from another, e.g. "properties.cartId". */
       entryKey: z.string().min(1).optional(),
+      /** Only events meeting every comparison start the journey, e.g. one segment's `segment.entered`. */
+      where: z.array(comparisonSchema).optional(),
     }),
     /**
      * once: a customer (per entry key) goes through the journey one time only;

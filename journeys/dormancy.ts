@@ -15,17 +15,10 @@ export const dormancy: JourneyDefinitionInput = {
   id: 'dormancy',
   name: 'Dormancy win-back',
   topic: 'marketing',
-  // Every segment entry reaches the journey; the first step lets only dormant60d through.
-  trigger: { event: 'segment.entered', entryKey: 'properties.segment' },
+  trigger: { event: 'segment.entered', entryKey: 'properties.segment', where: [{ attr: 'properties.segment', op: 'eq', value: 'dormant60d' }] },
   reentry: 'always',
   goals: [{ event: 'segment.left' }],
   steps: [
-    {
-      id: 'onlyDormant',
-      kind: 'branch',
-      rules: [{ name: 'dormant60d', when: { attr: 'event.properties.segment', op: 'eq', value: 'dormant60d' }, next: 'winBack' }],
-      otherwise: 'notDormancy',
-    },
     { id: 'winBack', kind: 'send', template: { rules: [], fallback: 'winBack' } },
     { id: 'waitBeforeSecond', kind: 'wait', duration: '7d' },
     {
@@ -54,7 +47,6 @@ export const dormancy: JourneyDefinitionInput = {
     // Leaving the segment is also the goal, which ends the run before this step sees it.
     { id: 'waitForActivity', kind: 'waitFor', event: 'segment.left', matchEntryKey: true, timeout: '7d', onEvent: 'active', onTimeout: 'sunset' },
     { id: 'sunset', kind: 'tag', attribute: 'lifecycle', value: 'sunset', next: 'done' },
-    { id: 'notDormancy', kind: 'exit' },
     { id: 'active', kind: 'exit' },
     { id: 'done', kind: 'exit' },
   ],

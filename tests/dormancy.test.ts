@@ -78,7 +78,6 @@ describe('dormancy', () => {
     const state = await dormancyRun('hana').result();
     expect(state.status).toBe('completed');
     expect(state.history.map((h) => `${h.stepId}: ${h.outcome}`)).toEqual([
-      'onlyDormant: dormant60d: winBack',
       'winBack: sent winBack',
       'waitBeforeSecond: waited 7d',
       'second: sent offer',
@@ -150,5 +149,11 @@ describe('dormancy', () => {
     await sweep();
     expect((await dormancyRun('gus').describe()).runId).toBe(secondRun);
     expect(await marketingSteps('gus@example.com')).toEqual(['winBack', 'winBack']);
+  });
+
+  it('starts on entry into dormant60d only: entering another segment (vip) starts nothing', async () => {
+    await t.client.upsertProfile({ customerId: 'goldie', email: 'goldie@example.com', attributes: { loyaltyTier: 'gold' } });
+    expect((await t.client.segmentsOf('goldie')).map((s) => s.segmentId)).toEqual(['vip']);
+    expect((await t.store.journeyRuns('goldie')).map((r) => r.journeyId)).toEqual([]);
   });
 });
