@@ -111,4 +111,25 @@ describe('send policies across journeys', () => {
     await sleepUntil(nextLocalTime(new Date((await t.env.currentTimeMs()) + 2 * 86_400_000), { timezone: 'UTC', localTime: '09:00' }));
     await t.mailbox.waitForCount(1, { to: 'optin@example.com' });
   });
+
+  it('holds quiet hours across a DST change: a reminder due 23:00 before New York springs forward arrives at 08:00 EDT', async () => {
+    await t.client.upsertProfile({ customerId: 'dst', email: 'dst@example.com', attributes: { timezone: 'America/New_York' } });
+    // The next US spring-forward: the second Sunday of March, clocks 02:00 → 03:00.
+    const current = new Date(await t.env.currentTimeMs());
+    const secondSunday = (year: number) => [8, 9, 10, 11, 12, 13, 14].find((day) => new Date(Date.UTC(year, 2, day)).getUTCDay() === 0) ?? 8;
+    let year = current.getUTCFullYear();
+    if (Date.UTC(year, 2, secondSunday(year), 3) <= current.getTime()) year++;
+    const sunday = secondSunday(year);
+    // Saturday 22:00 EST is 03:00 UTC on Sunday; the reminder falls due at 23:00 EST.
+    await sleepUntil(new Date(Date.UTC(year, 2, sunday, 3)));
+    await t.client.ingest(cart('dst', 'dst1'));
+    // 08:00 EDT is 12:00 UTC; without the DST change it would have been 13:00 UTC.
+    const morning = Date.UTC(year, 2, sunday, 12);
+    await sleepUntil(new Date(morning - 60_000));
+    expect(await t.mailbox.emailsTo('dst@example.com')).toEqual([]);
+    await sleepUntil(new Date(morning + 60_000));
+    await t.mailbox.waitForCount(1, { to: 'dst@example.com' });
+    const [sent] = await t.store.sendsOf('dst');
+    expect(Math.abs(Date.parse(sent.updatedAt) - morning)).toBeLessThan(60_000);
+  });
 });
