@@ -6,7 +6,11 @@ import { GLOBAL_TOPIC } from '../domain/topics';
 import type { TemplateRuleSet } from '../domain/journey';
 import { endOfQuietHours, isTimeZone } from '../domain/localTime';
 import type { RuleTrace } from '../domain/rules';
+import { recommend, type Recommendation } from '../domain/recommendations';
 import { decideOnFacts } from './facts';
+
+/** How many of the latest orders feed "bought together" and best sellers. */
+const RECENT_ORDERS = 5000;
 import type { SendKey, SendRecord } from '../store/types';
 import type { ActivityDeps } from './index';
 import { judgeSmtpFailure, type SmtpError } from './smtpReply';
@@ -90,8 +94,10 @@ export function createSendStep(deps: ActivityDeps) {
 
     const decision = await decideOnFacts(deps.store, input.template, { now: at(), customerId: key.customerId, profile, event: input.event }, `send ${key.stepId}`);
     const links = deps.unsubscribe(key.customerId, input.transactional ? 'marketing' : input.topic);
+    const template = `${key.journeyId}/${decision.choice}`;
+    const recommendations = deps.templates.mentions(template, 'recommendations') ? await recommendationsFor(key.customerId, input.event) : [];
     const email = await deps.templates
-      .render(`${key.journeyId}/${decision.choice}`, { profile, event: input.event, unsubscribeUrl: links.url })
+      .render(template, { profile, event: input.event, unsubscribeUrl: links.url, recommendations })
       .catch((err: Error) => {
         throw ApplicationFailure.nonRetryable(err.message, 'TemplateError');
       });
@@ -141,6 +147,13 @@ export function createSendStep(deps: ActivityDeps) {
       }
     }
   };
+
+  /** Products for the email's recommendations block, never the ones it already shows (the cart). */
+  async function recommendationsFor(customerId: string, event: CustomerEvent): Promise<Recommendation[]> {
+    const shown = Array.isArray(event.properties.items) ? event.properties.items.map((item: { sku?: unknown }) => String(item.sku)) : [];
+    const [customerEvents, orders] = await Promise.all([deps.store.eventsOf(customerId), deps.store.latestEventsOfType('order.completed', RECENT_ORDERS)]);
+    return recommend({ customerEvents, orders, exclude: shown });
+  }
 
   async function withdrawn(customerId: string, topic: string): Promise<boolean> {
     for (const t of [GLOBAL_TOPIC, topic]) {

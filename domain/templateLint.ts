@@ -17,6 +17,7 @@ const RENDER_DATA: Record<string, string[]> = {
   profile: ['customerId', 'email', 'attributes'],
   event: ['id', 'type', 'customerId', 'occurredAt', 'properties'],
   unsubscribeUrl: [],
+  recommendations: [],
 };
 /** The body (and its layout) also gets the rendered subject and preheader. */
 const BODY_DATA: Record<string, string[]> = { ...RENDER_DATA, subject: [], preheader: [] };

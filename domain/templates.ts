@@ -85,6 +85,8 @@ export function createTemplateRenderer(sources: Record<string, string>) {
 
   return {
     has: (name: string) => name in bodies,
+    /** Whether a template's own body names a variable, so costly data is loaded only for templates that show it. */
+    mentions: (name: string, variable: string) => new RegExp(`\\b${variable}\\b`).test(bodies[name] ?? ''),
     async render(name: string, data: Record<string, unknown>): Promise<RenderedEmail> {
       if (!(name in bodies)) throw new TemplateError(`no template "${name}"`);
       const subjectSource = frontMatter[name].subject;

@@ -108,6 +108,10 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '0004_events_by_type',
+    sql: `CREATE INDEX events_by_type ON events (type, occurred_at_ms);`,
+  },
 ];
 
 /**

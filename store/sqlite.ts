@@ -88,6 +88,10 @@ export function openSqliteStore(file: string): Store {
     markEventRouted: db.prepare<[string, string]>(
       'UPDATE events SET routed_at = coalesce(routed_at, ?) WHERE id = ?',
     ),
+    latestOfType: db.prepare<[string, number], EventRow>(
+      `SELECT id, customer_id, type, occurred_at, properties FROM events
+       WHERE type = ? ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?`,
+    ),
     eventsOf: db.prepare<[string], EventRow>(
       `SELECT id, customer_id, type, occurred_at, properties FROM events
        WHERE customer_id = ? ORDER BY occurred_at_ms, seq`,
@@ -206,13 +210,10 @@ export function openSqliteStore(file: string): Store {
       if (changes === 0) throw new Error(`cannot mark event ${eventId} routed: it was never recorded`);
     },
     async eventsOf(customerId) {
-      return sql.eventsOf.all(customerId).map((row) => ({
-        id: row.id,
-        customerId: row.customer_id,
-        type: row.type,
-        occurredAt: row.occurred_at,
-        properties: JSON.parse(row.properties),
-      }));
+      return sql.eventsOf.all(customerId).map(toEvent);
+    },
+    async latestEventsOfType(type, limit) {
+      return sql.latestOfType.all(type, limit).map(toEvent);
     },
 
     async recordConsent(record) {
@@ -282,6 +283,10 @@ export function openSqliteStore(file: string): Store {
       if (db.open) db.close();
     },
   };
+}
+
+function toEvent(row: EventRow): CustomerEvent {
+  return { id: row.id, customerId: row.customer_id, type: row.type, occurredAt: row.occurred_at, properties: JSON.parse(row.properties) };
 }
 
 function epochMs(iso: string, field: string): number {

@@ -103,6 +103,8 @@ export interface Store {
   markEventRouted(eventId: string): Promise<void>;
   /** Ordered by occurredAt as an instant (any UTC offset), then by arrival. */
   eventsOf(customerId: string): Promise<CustomerEvent[]>;
+  /** The latest events of one type across all customers, newest first (e.g. orders, for recommendations). */
+  latestEventsOfType(type: string, limit: number): Promise<CustomerEvent[]>;
 
   /** Appends to the consent ledger; the latest row per customer and topic is the customer's consent. */
   recordConsent(record: ConsentRecord): Promise<void>;

@@ -136,4 +136,19 @@ describe('cart abandonment', () => {
     expect((await emailsTo('retry@example.com')).length).toBe(1);
     expect((await t.store.sendsOf('retry')).map((s) => s.status)).toEqual(['in_doubt']);
   });
+
+  it('shows products others bought with the cart in the last-chance email, not the cart itself', async () => {
+    for (const [customer, skus] of [['o1', ['lamp', 'bulb']], ['o2', ['lamp', 'bulb', 'shade']]] as const) {
+      await t.client.ingest({ id: `order-${++seq}`, type: 'order.completed', customerId: customer, properties: { orderId: `ord-${seq}`, items: skus.map((sku) => ({ sku, name: `The ${sku}`, category: 'lighting' })) } });
+    }
+    await t.client.upsertProfile({ customerId: 'lamp', email: 'lamp@example.com', attributes: {} });
+    await t.client.ingest({ id: `evt-${++seq}`, type: 'cart.updated', customerId: 'lamp', properties: { cartId: 'l1', items: [{ sku: 'lamp', name: 'The lamp', quantity: 1, price: 40 }], total: 40 } });
+    await t.env.sleep('98h');
+    const emails = await t.mailbox.waitForCount(3, { to: 'lamp@example.com' });
+    expect(emails[0].html).not.toContain('You might also like');
+    const last = emails[2];
+    expect(last.html).toContain('You might also like');
+    expect(last.html.indexOf('The bulb')).toBeLessThan(last.html.indexOf('The shade'));
+    expect(last.html.split('You might also like')[1]).not.toContain('The lamp');
+  });
 });
