@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliDeps } from '../client/cli';
 import { configFromEnv, connectJourneys, PROJECT_ROOT } from '../client/index';
@@ -12,14 +11,8 @@ import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
 import type journey from '../workflows';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
+import { Captured } from './support/captured';
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'journeys-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,21 +1,14 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../client/cli';
 import { journeyGraph } from '../domain/journeyGraph';
 import { journeySchema, type JourneyDefinitionInput } from '../domain/journey';
 import { loadCatalogue } from '../journeys';
+import { Captured } from './support/captured';
 
 const catalogue = loadCatalogue();
 const definitionOf = (id: string) => catalogue.get(id)!.definition;
 const linesOf = (text: string) => text.split('\n').map((line) => line.trim());
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 async function journeys(args: string[]) {
   const stdout = new Captured();
   const stderr = new Captured();

@@ -1,20 +1,13 @@
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../client/cli';
 import { lintableFromDir, shippedLintable } from '../client/commands/lint';
 import { lintCatalogue } from '../domain/journeyLint';
 import { lintTemplates } from '../domain/templateLint';
+import { Captured } from './support/captured';
 
 const FIXTURES = join(__dirname, 'fixtures', 'lint');
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 async function journeys(args: string[]) {
   const [stdout, stderr] = [new Captured(), new Captured()];

@@ -1,19 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../client/cli';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
+import { Captured } from './support/captured';
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'journeys-preview-'));
 let store: Store;

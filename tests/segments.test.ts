@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../client/cli';
 import type { CustomerEvent } from '../domain/customer';
@@ -14,6 +13,7 @@ import type journey from '../workflows';
 import { stateQuery } from '../workflows/messages';
 import { segmentFixtureCatalogue } from './fixtures/segments';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
+import { Captured } from './support/captured';
 
 const DAY = 86_400_000;
 const T = Date.parse('2026-03-02T10:00:00.000Z');
@@ -126,13 +126,6 @@ describe('segment memberships in the SQLite store', () => {
   });
 });
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 describe('segments on the time-skipping server: a segment entry starts a journey, leaving ends it', () => {
   let t: JourneyEnv;

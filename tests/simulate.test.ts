@@ -1,15 +1,8 @@
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../client/cli';
+import { Captured } from './support/captured';
 
-class Captured extends Writable {
-  text = '';
-  _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void) {
-    this.text += String(chunk);
-    done();
-  }
-}
 
 const fixture = (name: string) => join(__dirname, 'fixtures', 'simulate', name);
 
