@@ -82,7 +82,7 @@ function memoryLines(memory: MemoryReport): string[] {
   return [
     `memory phase: ${memory.journeys - memory.failed} of ${memory.journeys} cartAbandonment journeys started at ${num(memory.startedPerSecond, 1)}/s, ${memory.running} running`,
     `  worker RSS idle ${num(memory.idleRssMb)} MB → ${num(memory.rssMb)} MB (peak ${num(memory.peakRssMb)} MB);` +
-      ` V8 heap used ${num(status.heapUsedMb)} of ${num(status.heapTotalMb)} MB, external ${num(status.externalMb)} MB;` +
+      ` main-thread V8 heap ${num(status.heapUsedMb)} of ${num(status.heapTotalMb)} MB (workflows run in a worker thread, not counted), external ${num(status.externalMb)} MB;` +
       ` ${status.cachedWorkflows} workflows in the worker's cache`,
     `  ${memory.drained ? 'drained: every journey had run its first workflow task' : `NOT drained after the deadline: ${memory.backlog} workflow tasks still queued`};` +
       ` start → 1st workflow task p50/p99 ${stage('start → 1st workflow task')}, 1st workflow task ${stage('1st workflow task')},` +

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { loadCatalogue } from '../journeys';
-import { startDevServer } from '../scripts/devServer';
+import { startDevServer, type DevServer } from '../scripts/devServer';
 import { startOutbox } from '../scripts/outbox';
 import { temporalCliPath } from '../scripts/temporalServers';
 import { openSqliteStore } from '../store/sqlite';
@@ -31,6 +31,22 @@ async function prebuild(workflowsPath: string, file: string): Promise<string> {
   return file;
 }
 
+/**
+ * Free ports are picked before the server binds them, and on a shared machine another
+ * process can take one in between (the server then exits at once): try fresh ports again.
+ */
+async function startServer(dbFile: string, attempts = 3): Promise<DevServer> {
+  const cliPath = await temporalCliPath(log);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServer({ cliPath, ip: '127.0.0.1', port: await freePort(), uiPort: await freePort(), dbFile, log });
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      log(`the dev server did not start (${(err as Error).message.split('\n')[0]}); trying other ports`);
+    }
+  }
+}
+
 async function main() {
   const settings = readSettings();
   const started = performance.now();
@@ -42,7 +58,7 @@ async function main() {
     const [baseline, journeys, server] = await Promise.all([
       prebuild(join(__dirname, 'baselineWorkflow.ts'), join(dir, 'baseline-bundle.js')),
       prebuild(WORKFLOWS_PATH, join(dir, 'journeys-bundle.js')),
-      startDevServer({ cliPath: await temporalCliPath(log), ip: '127.0.0.1', port: await freePort(), uiPort: await freePort(), dbFile, log }),
+      startServer(dbFile),
     ]);
     cleanups.push(() => server.stop());
     const outbox = await startOutbox();
