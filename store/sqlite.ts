@@ -92,6 +92,7 @@ export function openSqliteStore(file: string): Store {
       `SELECT id, customer_id, type, occurred_at, properties FROM events
        WHERE type = ? ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?`,
     ),
+    eventById: db.prepare<[string], EventRow>('SELECT id, customer_id, type, occurred_at, properties FROM events WHERE id = ?'),
     eventsOf: db.prepare<[string], EventRow>(
       `SELECT id, customer_id, type, occurred_at, properties FROM events
        WHERE customer_id = ? ORDER BY occurred_at_ms, seq`,
@@ -208,6 +209,10 @@ export function openSqliteStore(file: string): Store {
     async markEventRouted(eventId) {
       const { changes } = sql.markEventRouted.run(new Date().toISOString(), eventId);
       if (changes === 0) throw new Error(`cannot mark event ${eventId} routed: it was never recorded`);
+    },
+    async eventById(eventId) {
+      const row = sql.eventById.get(eventId);
+      return row && toEvent(row);
     },
     async eventsOf(customerId) {
       return sql.eventsOf.all(customerId).map(toEvent);

@@ -101,6 +101,8 @@ export interface Store {
   recordEvent(event: CustomerEvent): Promise<RecordedEvent>;
   /** Throws for an id that was never recorded. */
   markEventRouted(eventId: string): Promise<void>;
+  /** A recorded event by id; undefined once erased or never recorded. */
+  eventById(eventId: string): Promise<CustomerEvent | undefined>;
   /** Ordered by occurredAt as an instant (any UTC offset), then by arrival. */
   eventsOf(customerId: string): Promise<CustomerEvent[]>;
   /** The latest events of one type across all customers, newest first (e.g. orders, for recommendations). */

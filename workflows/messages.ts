@@ -10,6 +10,11 @@ export interface JourneyInput {
   entryKey?: string;
   entryEvent: CustomerEvent;
   /**
+   * A goal event of this entry that was recorded before the journey started (an order that
+   * arrived before its cart update): the journey ends at once with `goal_reached`.
+   */
+  priorGoal?: CustomerEvent;
+  /**
    * Divides every wait for demos (60 turns 1h into 1m); 1 in production. Duration waits
    * and the time left until a date or local time are divided alike; a send deferred by a
    * frequency cap is not (the cap is checked on Temporal's clock, so it would only retry early).
