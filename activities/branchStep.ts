@@ -1,6 +1,7 @@
 import type { CustomerEvent } from '../domain/customer';
 import type { StepOf } from '../domain/journey';
 import type { RuleTrace } from '../domain/rules';
+import { loadEntryEvent } from './entryEvent';
 import { decideOnFacts } from './facts';
 import type { ActivityDeps } from './index';
 
@@ -10,7 +11,7 @@ export interface BranchStepInput {
   stepId: string;
   rules: StepOf<'branch'>['rules'];
   otherwise: string;
-  /** The journey's entry event as last updated. */
+  /** The journey's entry event as last updated (loaded whole from the store by id). */
   event: CustomerEvent;
   /** The workflow's clock (Temporal's time, ISO-8601), for time windows in rules. */
   now: string;
@@ -34,7 +35,7 @@ export function createBranchStep(deps: Pick<ActivityDeps, 'store'>) {
   return async function branchStep(input: BranchStepInput): Promise<BranchStepResult> {
     const ruleSet = { rules: input.rules.map((rule) => ({ name: rule.name, when: rule.when, use: rule.next })), fallback: input.otherwise };
     const profile = await deps.store.getProfile(input.customerId);
-    const facts = { now: input.now, customerId: input.customerId, profile, event: input.event };
+    const facts = { now: input.now, customerId: input.customerId, profile, event: await loadEntryEvent(deps.store, input.event) };
     const decision = await decideOnFacts(deps.store, ruleSet, facts, `branch ${input.stepId}`);
     const matched = decision.trace.at(-1)?.matched === true;
     return { next: decision.choice, chosenBy: matched ? decision.chosenBy : 'otherwise', trace: decision.trace };

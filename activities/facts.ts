@@ -1,12 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CustomerEvent, Profile } from '../domain/customer';
+import { recommend, type Recommendation } from '../domain/recommendations';
 import { computeRfm } from '../domain/rfm';
 import { decide, requiredFacts, RuleFactsError, type RuleFacts, type RuleSet, type RuleSetDecision } from '../domain/rules';
 import type { Store } from '../store/types';
 
+/** How many of the latest orders feed "bought together" and best sellers. */
+const RECENT_ORDERS = 5000;
+
 /**
- * Decides a rule set on fresh facts: the profile as given, and the customer's event history
- * and RFM scores only when a rule reads them, so a plain send never loads the history.
+ * Decides a rule set on fresh facts: the profile as given, and the customer's event history,
+ * RFM scores and segments only when a rule reads them, so a plain send loads none of them.
  */
 export async function decideOnFacts<T>(
   store: Store,
@@ -15,13 +19,31 @@ export async function decideOnFacts<T>(
   what: string,
 ): Promise<RuleSetDecision<T>> {
   const needed = requiredFacts(ruleSet);
-  const events = needed.includes('events') || needed.includes('rfm') ? await store.eventsOf(facts.customerId) : undefined;
-  const full: RuleFacts = { now: facts.now, profile: facts.profile, event: facts.event, events, rfm: events && needed.includes('rfm') ? computeRfm(events, facts.now) : undefined };
+  const [events, memberships] = await Promise.all([
+    needed.includes('events') || needed.includes('rfm') ? store.eventsOf(facts.customerId) : undefined,
+    // The memberships the client keeps up to date as events and profile changes arrive, and the sweep as time passes.
+    needed.includes('segments') ? store.segmentsOf(facts.customerId) : undefined,
+  ]);
+  const full: RuleFacts = {
+    now: facts.now,
+    profile: facts.profile,
+    event: facts.event,
+    events,
+    segments: memberships?.map((m) => m.segmentId),
+    rfm: events && needed.includes('rfm') ? computeRfm(events, facts.now) : undefined,
+  };
   try {
     return decide(ruleSet, full);
   } catch (err) {
-    // A rule reading facts nobody loads (segments, for now) fails the same way on every retry.
+    // Every fact a rule can read is loaded above, so this is a bad `now`: it fails the same way on every retry.
     if (err instanceof RuleFactsError) throw ApplicationFailure.nonRetryable(`${what}: ${err.message}`, 'RuleFactsError');
     throw err;
   }
+}
+
+/** Products for an email's recommendations block, never the ones it already shows (the cart). */
+export async function recommendationsFor(store: Store, customerId: string, event: CustomerEvent): Promise<Recommendation[]> {
+  const shown = Array.isArray(event.properties.items) ? event.properties.items.map((item: { sku?: unknown }) => String(item.sku)) : [];
+  const [customerEvents, orders] = await Promise.all([store.eventsOf(customerId), store.latestEventsOfType('order.completed', RECENT_ORDERS)]);
+  return recommend({ customerEvents, orders, exclude: shown });
 }

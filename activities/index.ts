@@ -1,12 +1,13 @@
-import type { Transporter } from 'nodemailer';
 import type { ConsentStatus } from '../domain/customer';
 import type { QuietHours } from '../domain/localTime';
 import type { TemplateRenderer } from '../domain/templates';
 import type { SweepResult } from '../client/segmentTracker';
 import type { FrequencyLimit, Store } from '../store/types';
 import { createBranchStep } from './branchStep';
+import { createResendStep } from './resendStep';
 import { createResolveWait } from './resolveWait';
 import { createSendStep } from './sendStep';
+import type { Mailer } from './smtp';
 import { createTagProfile } from './tagProfile';
 
 export type { SendStepInput, SendStepResult } from './sendStep';
@@ -31,22 +32,29 @@ export interface SendPolicy {
 
 export interface ActivityDeps {
   store: Store;
-  mailer: Transporter;
+  mailer: Mailer;
   /** The From address of every email, e.g. "Shop <hello@shop.example.com>". */
   from: string;
+  /** The templates of the catalogue this worker runs. */
   templates: TemplateRenderer;
+  /** The templates a journey version started with (recorded at its first start); undefined for a version never recorded. */
+  pinnedTemplates: (journeyId: string, version: string) => Promise<TemplateRenderer | undefined>;
   policy: SendPolicy;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
   /** Recomputes time-based segments as of `now`, emitting segment.entered / segment.left (JourneyClient.sweepSegments). */
   sweepSegments: (now: string) => Promise<SweepResult>;
+  /** Routes events recorded over a minute before `now` whose routing failed (JourneyClient.routePendingEvents). */
+  routePendingEvents: (now: string) => Promise<{ routed: number }>;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     sendStep: createSendStep(deps),
+    resendStep: createResendStep(deps),
     resolveWait: createResolveWait(deps),
     branchStep: createBranchStep(deps),
     tagProfile: createTagProfile(deps),
     sweepSegments: ({ now }: { now: string }) => deps.sweepSegments(now),
+    routePendingEvents: ({ now }: { now: string }) => deps.routePendingEvents(now),
   };
 }

@@ -3,6 +3,7 @@ import { parseDuration } from '../domain/duration';
 import type { WaitStep } from '../domain/journey';
 import { addDays, instantOfLocal, isTimeZone, localDateTimeOf, nextLocalTime, type LocalDateTime } from '../domain/localTime';
 import { readPath } from '../domain/path';
+import { loadEntryEvent } from './entryEvent';
 import type { ActivityDeps } from './index';
 
 export interface ResolveWaitInput {
@@ -10,7 +11,7 @@ export interface ResolveWaitInput {
   /** The wait step's `until` or its `at` (exactly one). */
   until?: WaitStep['until'];
   at?: WaitStep['at'];
-  /** The journey's entry event as last updated, for `event.properties.…` dates. */
+  /** The journey's entry event as last updated, for `event.properties.…` dates (loaded whole from the store by id). */
   event: CustomerEvent;
   defaultTimezone: string;
   /** The workflow's clock when the wait began: Temporal's time, so time-skipping tests hold. */
@@ -35,7 +36,8 @@ export interface ResolvedWait {
 export function createResolveWait(deps: Pick<ActivityDeps, 'store'>) {
   return async function resolveWait(input: ResolveWaitInput): Promise<ResolvedWait> {
     const profile = await deps.store.getProfile(input.customerId);
-    return waitTarget({ ...input, profile });
+    const event = input.until?.attribute.startsWith('event.') ? await loadEntryEvent(deps.store, input.event) : input.event;
+    return waitTarget({ ...input, event, profile });
   };
 }
 

@@ -1,19 +1,17 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { addressHash } from '../domain/address';
 import type { CustomerEvent } from '../domain/customer';
-import { GLOBAL_TOPIC } from '../domain/topics';
 import type { TemplateRuleSet } from '../domain/journey';
 import { endOfQuietHours, isTimeZone } from '../domain/localTime';
 import type { RuleTrace } from '../domain/rules';
-import { recommend, type Recommendation } from '../domain/recommendations';
-import { decideOnFacts } from './facts';
-
-/** How many of the latest orders feed "bought together" and best sellers. */
-const RECENT_ORDERS = 5000;
+import type { TemplateRenderer } from '../domain/templates';
 import type { SendKey, SendRecord } from '../store/types';
+import { ClaimRefused, consentToCheck, consentWithdrawn, currentAttempt, deliver, failed, heartbeating } from './delivery';
+import { loadEntryEvent } from './entryEvent';
+import { decideOnFacts, recommendationsFor } from './facts';
 import type { ActivityDeps } from './index';
-import { judgeSmtpFailure, type SmtpError } from './smtpReply';
+import type { SmtpError } from './smtp';
 
 export interface SendStepInput {
   journeyId: string;
@@ -27,6 +25,8 @@ export interface SendStepInput {
   customerId: string;
   stepId: string;
   template: TemplateRuleSet;
+  /** The journey version the run started with: its templates are the ones rendered. Absent in runs started before versions were pinned. */
+  version?: string;
   /** The journey's entry event as last updated (e.g. the latest cart). */
   event: CustomerEvent;
 }
@@ -42,31 +42,55 @@ export type SendStepResult =
  * consent (the ledger, read now, so a withdrawal whose signal was lost still holds),
  * suppression, sunset (marketing only), quiet hours, the frequency cap (reserved
  * atomically with the send-ledger row keyed by workflow ID + step ID, never the run ID),
- * then SMTP. `sending` is written just before SMTP and `sent` right after; a retry that
- * finds `sent` returns the recorded result, and one that finds `sending` cannot know
- * whether the server took the email, so it marks the row `in_doubt` and does not send
- * again: a missing reminder is better than a duplicate.
+ * then SMTP. The row moves to `sending` only at the hand-off, after the server accepted
+ * MAIL, RCPT and DATA, in a transaction that checks consent and suppression once more; a
+ * fault before it is safe to retry. A retry that finds `sent` reports the recorded result;
+ * one that finds another attempt's `sending` cannot know whether the server took the
+ * email, so the row goes `in_doubt` for an operator and nothing is sent again: a missing
+ * reminder is better than a duplicate.
  */
 export function createSendStep(deps: ActivityDeps) {
-  // Ledger times follow Temporal's clock (the attempt's scheduled time), so frequency caps
-  // hold in time-skipping tests exactly as they do in production.
-  const at = () => new Date(Context.current().info.currentAttemptScheduledTimestampMs).toISOString();
-
   return async function sendStep(input: SendStepInput): Promise<SendStepResult> {
-    const key: SendKey = { workflowId: currentWorkflowId(), stepId: input.stepId, customerId: input.customerId, journeyId: input.journeyId, topic: input.topic };
+    const stopHeartbeats = heartbeating();
+    try {
+      return await sendOnce(input);
+    } finally {
+      stopHeartbeats();
+    }
+  };
+
+  async function templatesOf({ journeyId, version }: SendStepInput): Promise<TemplateRenderer> {
+    if (!version) return deps.templates;
+    const pinned = await deps.pinnedTemplates(journeyId, version);
+    if (!pinned) log.warn('no templates recorded for this journey version; rendering the current ones', { journeyId, version });
+    return pinned ?? deps.templates;
+  }
+
+  async function sendOnce(input: SendStepInput): Promise<SendStepResult> {
+    const attempt = currentAttempt();
+    const { at } = attempt;
+    const key: SendKey = {
+      workflowId: attempt.workflowId,
+      stepId: input.stepId,
+      customerId: input.customerId,
+      journeyId: input.journeyId,
+      topic: input.topic,
+      transactional: input.transactional ?? false,
+    };
     const earlier = await deps.store.sendRecord(key.workflowId, key.stepId);
     if (earlier?.status === 'sending') {
-      const reason = 'in_doubt: an earlier attempt handed the email to SMTP and stopped before recording the result';
-      await deps.store.updateSend(key.workflowId, key.stepId, { status: 'in_doubt', reason, at: at() });
+      const reason = `an earlier attempt (${earlier.owner}) stopped while handing the email to the SMTP server`;
+      await deps.store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: earlier.owner }, { status: 'in_doubt', reason, at });
       return { status: 'skipped', reason: 'in_doubt' };
     }
     if (earlier && earlier.status !== 'reserved') return outcomeOf(earlier);
 
     const skip = async (reason: string): Promise<SendStepResult> => {
-      await deps.store.skipSend(key, reason, at());
+      await deps.store.skipSend(key, reason, at);
       return { status: 'skipped', reason };
     };
-    if (!input.transactional && (await withdrawn(key.customerId, input.topic))) return skip('consent_withdrawn');
+    const consent = consentToCheck(deps.policy, input);
+    if (await consentWithdrawn(deps.store, key.customerId, consent)) return skip('consent_withdrawn');
     const profile = await deps.store.getProfile(key.customerId);
     if (!profile) return skip('no_profile');
     const suppression = await deps.store.suppressionFor(addressHash(profile.email));
@@ -78,13 +102,13 @@ export function createSendStep(deps: ActivityDeps) {
     if (!input.transactional && deps.policy.quietHours) {
       const { quietHours } = deps.policy;
       const zone = timezoneOf(profile.attributes.timezone) ?? input.defaultTimezone ?? deps.policy.defaultTimezone;
-      const end = endOfQuietHours(new Date(at()), zone, quietHours);
+      const end = endOfQuietHours(new Date(at), zone, quietHours);
       if (end) return { status: 'deferred', until: end.toISOString(), reason: `quiet hours ${quietHours.start}–${quietHours.end} in ${zone}` };
     }
 
     if (!earlier) {
       const limits = input.transactional ? [] : deps.policy.frequencyLimits(input.topic);
-      const reservation = await deps.store.reserveSend(key, at(), limits);
+      const reservation = await deps.store.reserveSend(key, at, limits);
       if (reservation.capped) {
         const reason = `frequency cap ${reservation.capped.limit} on ${input.topic}`;
         if (input.whenCapped === 'skip') return skip(reason);
@@ -92,86 +116,50 @@ export function createSendStep(deps: ActivityDeps) {
       }
     }
 
-    const decision = await decideOnFacts(deps.store, input.template, { now: at(), customerId: key.customerId, profile, event: input.event }, `send ${key.stepId}`);
+    const event = await loadEntryEvent(deps.store, input.event);
+    const decision = await decideOnFacts(deps.store, input.template, { now: at, customerId: key.customerId, profile, event }, `send ${key.stepId}`);
     const links = deps.unsubscribe(key.customerId, input.transactional ? 'marketing' : input.topic);
     const template = `${key.journeyId}/${decision.choice}`;
-    const recommendations = deps.templates.mentions(template, 'recommendations') ? await recommendationsFor(key.customerId, input.event) : [];
-    const email = await deps.templates
-      .render(template, { profile, event: input.event, unsubscribeUrl: links.url, recommendations })
+    const templates = await templatesOf(input);
+    const recommendations = templates.mentions(template, 'recommendations') ? await recommendationsFor(deps.store, key.customerId, event) : [];
+    const email = await templates
+      .render(template, { profile, event, unsubscribeUrl: links.url, recommendations })
       .catch((err: Error) => {
         throw ApplicationFailure.nonRetryable(err.message, 'TemplateError');
       });
     const messageId = `<${createHash('sha256').update(`${key.workflowId}/${key.stepId}`).digest('hex').slice(0, 32)}@journeys>`;
+    const message = await deps.mailer.compose({
+      from: deps.from,
+      to: profile.email,
+      subject: email.subject,
+      html: email.html,
+      text: email.text,
+      messageId,
+      headers: { ...links.headers, 'X-Journey': key.journeyId, 'X-Journey-Step': key.stepId },
+    });
 
-    await deps.store.updateSend(key.workflowId, key.stepId, { status: 'sending', template: decision.choice, messageId, at: at() });
+    const claim = { workflowId: key.workflowId, stepId: key.stepId, from: 'reserved' as const, owner: attempt.owner, at, template: decision.choice, messageId };
     try {
-      await deps.mailer.sendMail({
-        from: deps.from,
-        to: profile.email,
-        subject: email.subject,
-        html: email.html,
-        text: email.text,
-        messageId,
-        headers: { ...links.headers, 'X-Journey': key.journeyId, 'X-Journey-Step': key.stepId },
-      });
+      await deliver(deps.mailer, message, { ...claim, recheck: { consent, addressHash: addressHash(profile.email) } }, deps.store);
     } catch (err) {
-      return failed(err as SmtpError, profile.email);
+      if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...key, retryFrom: 'reserved', owner: attempt.owner, at }, profile.email, deps.store);
+      const refused = err.result;
+      if (refused.status === 'skipped') return { status: 'skipped', reason: refused.reason };
+      // Another attempt of this send moved the row first: its outcome is the send's.
+      return refused.record ? outcomeOf(refused.record) : { status: 'skipped', reason: 'lost_race' };
     }
-    await deps.store.updateSend(key.workflowId, key.stepId, { status: 'sent', at: at() });
+    // An attempt whose row another attempt marked in doubt meanwhile still knows the truth.
+    const recorded =
+      (await deps.store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: attempt.owner }, { status: 'sent', at })) ||
+      (await deps.store.moveSend(key.workflowId, key.stepId, { status: 'in_doubt', owner: attempt.owner }, { status: 'sent', reason: 'the server took it after the attempt was thought lost', at }));
+    if (!recorded) log.warn('an email was delivered after its ledger row had moved on', { workflowId: key.workflowId, stepId: key.stepId });
     return { status: 'sent', template: decision.choice, chosenBy: decision.chosenBy, messageId, trace: decision.trace };
-
-    async function failed(err: SmtpError, email: string): Promise<never> {
-      const verdict = judgeSmtpFailure(err);
-      const update = (status: 'reserved' | 'failed' | 'in_doubt', reason: string) => deps.store.updateSend(key.workflowId, key.stepId, { status, reason, at: at() });
-      switch (verdict.kind) {
-        case 'retry':
-          // Nothing was delivered: the row goes back to reserved and Temporal retries with backoff.
-          await update('reserved', err.message);
-          throw err;
-        case 'inDoubt':
-          await update('in_doubt', `connection lost after DATA: ${err.message}`);
-          throw ApplicationFailure.nonRetryable(`the SMTP connection broke after DATA; not resent to avoid a duplicate`, 'SmtpInDoubt');
-        case 'badRecipient':
-          await deps.store.addSuppression({ addressHash: addressHash(email), reason: 'bounce', source: `smtp: ${verdict.reply}`, customerId: key.customerId, at: at() });
-          await update('failed', `recipient rejected, address suppressed: ${verdict.reply}`);
-          throw ApplicationFailure.nonRetryable(`the recipient's server rejected the address; it is suppressed: ${verdict.reply}`, 'RecipientRejected');
-        case 'senderRejected':
-          // Our reputation or setup, not the customer's address: alert operators, suppress nobody.
-          log.error('SMTP refused our email on policy grounds (5.7.x): check the sending domain, DKIM and reputation', { reply: verdict.reply, workflowId: key.workflowId });
-          Context.current().metricMeter.createCounter('journeys_smtp_sender_rejected', 'emails', 'SMTP 5.7.x refusals of our sending').add(1);
-          await update('failed', `sender rejected: ${verdict.reply}`);
-          throw ApplicationFailure.nonRetryable(`SMTP refused our sending (5.7.x): ${verdict.reply}`, 'SenderRejected');
-        case 'rejected':
-          await update('failed', verdict.reply);
-          throw ApplicationFailure.nonRetryable(`SMTP rejected the email: ${verdict.reply}`, 'SmtpRejected');
-      }
-    }
-  };
-
-  /** Products for the email's recommendations block, never the ones it already shows (the cart). */
-  async function recommendationsFor(customerId: string, event: CustomerEvent): Promise<Recommendation[]> {
-    const shown = Array.isArray(event.properties.items) ? event.properties.items.map((item: { sku?: unknown }) => String(item.sku)) : [];
-    const [customerEvents, orders] = await Promise.all([deps.store.eventsOf(customerId), deps.store.latestEventsOfType('order.completed', RECENT_ORDERS)]);
-    return recommend({ customerEvents, orders, exclude: shown });
   }
 
-  async function withdrawn(customerId: string, topic: string): Promise<boolean> {
-    for (const t of [GLOBAL_TOPIC, topic]) {
-      const status = (await deps.store.consentFor(customerId, t))?.status ?? (t === GLOBAL_TOPIC ? 'granted' : deps.policy.consentDefault(t));
-      if (status === 'withdrawn') return true;
-    }
-    return false;
-  }
 }
 
 function timezoneOf(value: unknown): string | undefined {
   return typeof value === 'string' && isTimeZone(value) ? value : undefined;
-}
-
-function currentWorkflowId(): string {
-  const workflowId = Context.current().info.workflowExecution?.workflowId;
-  if (!workflowId) throw ApplicationFailure.nonRetryable('sendStep runs only inside a journey workflow', 'NotInJourney');
-  return workflowId;
 }
 
 /** What a retried attempt reports for a row an earlier attempt finished. */

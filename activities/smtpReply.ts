@@ -1,9 +1,13 @@
+import { redactAddresses } from '../domain/address';
+import type { SmtpError } from './smtp';
+
 /**
  * What an SMTP failure means for the customer and for us. Decided from the reply code, the
- * enhanced status code (RFC 3463) and the command it answered.
+ * enhanced status code (RFC 3463), the command it answered and whether the message had
+ * been handed to the server. Replies are given with addresses redacted.
  */
 export type SmtpVerdict =
-  /** Nothing was delivered; try again later (4xx, or a connection fault before DATA). */
+  /** Nothing was delivered; try again later (4xx, or a fault before the hand-off). */
   | { kind: 'retry' }
   /** The recipient's address is bad (5.1.x, or 5.2.1 disabled): suppress it, don't retry. */
   | { kind: 'badRecipient'; reply: string }
@@ -11,22 +15,16 @@ export type SmtpVerdict =
   | { kind: 'senderRejected'; reply: string }
   /** Any other permanent refusal. */
   | { kind: 'rejected'; reply: string }
-  /** The connection broke after DATA: the server may have taken the email. */
+  /** No reply after the hand-off: the server may have taken the email. */
   | { kind: 'inDoubt' };
-
-export interface SmtpError extends Error {
-  responseCode?: number;
-  response?: string;
-  command?: string;
-}
 
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
 export function judgeSmtpFailure(err: SmtpError): SmtpVerdict {
   const code = err.responseCode;
-  if (code === undefined) return err.command === 'DATA' ? { kind: 'inDoubt' } : { kind: 'retry' };
+  if (code === undefined) return err.handedOff ? { kind: 'inDoubt' } : { kind: 'retry' };
   if (code < 500) return { kind: 'retry' };
-  const reply = (err.response ?? err.message).trim();
+  const reply = redactAddresses((err.response ?? err.message).trim());
   const enhanced = ENHANCED.exec(reply);
   const [subject, detail] = enhanced ? [Number(enhanced[2]), Number(enhanced[3])] : [undefined, undefined];
   if (subject === 7) return { kind: 'senderRejected', reply };

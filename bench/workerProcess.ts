@@ -8,6 +8,7 @@ import { openSqliteStore } from '../store/sqlite';
 import { createJourneyWorker } from '../worker';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../domain/unsubscribe';
 import { createActivityDeps } from '../worker/deps';
+import { createSmtpMailer } from '../activities/smtp';
 import { createBaselineActivities } from './baselineActivities';
 import { BENCH_TEMPLATES_DIR, benchWelcome } from './benchWelcome';
 import { probe } from './probes';
@@ -28,9 +29,10 @@ async function main() {
   const spec = JSON.parse(process.env.BENCH_WORKER ?? '') as WorkerSpec;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: spec.address });
-  // The same pooled transport as the product (scripts/stack.ts), for both kinds, so the
-  // baseline differs from the journeys only in what Temporal and the send step do.
-  const mailer = nodemailer.createTransport({ host: '127.0.0.1', port: spec.smtpPort, pool: true, maxConnections: 5 });
+  // Journeys send through the product's own SMTP client (one session per email, the ledger
+  // claimed at the hand-off); the baseline through nodemailer's pool, as a bare sample would.
+  const smtpUrl = `smtp://127.0.0.1:${spec.smtpPort}`;
+  const baselineMailer = nodemailer.createTransport({ host: '127.0.0.1', port: spec.smtpPort, pool: true, maxConnections: 5 });
   const probes = probe();
   const sqlite = spec.kind === 'journeys' ? openSqliteStore(spec.storeFile) : undefined;
   const store = sqlite && probes.timed(sqlite);
@@ -48,7 +50,7 @@ async function main() {
         maxCachedWorkflows: config.maxCachedWorkflows,
         deps: createActivityDeps({
           store,
-          mailer,
+          mailer: createSmtpMailer({ url: smtpUrl }),
           catalogue: allJourneys(),
           config,
           // Signed as in the product: an HMAC per email is part of what a send costs.
@@ -59,9 +61,12 @@ async function main() {
           sweepSegments: async () => {
             throw new Error('the bench starts no segment-sweep Schedule');
           },
+          routePendingEvents: async () => {
+            throw new Error('the bench starts no event-routing-sweep Schedule');
+          },
         }),
       })
-    : await Worker.create({ connection, namespace: 'default', taskQueue: spec.taskQueue, workflowBundle, activities: createBaselineActivities(mailer, FROM) });
+    : await Worker.create({ connection, namespace: 'default', taskQueue: spec.taskQueue, workflowBundle, activities: createBaselineActivities(baselineMailer, FROM) });
 
   process.on('message', (message: ToWorker) => {
     if (message.type === 'stop') worker.shutdown();
@@ -86,7 +91,7 @@ async function main() {
   probes.reset(); // the phase's figures, not start-up's
   tell({ type: 'ready' });
   await running;
-  mailer.close();
+  baselineMailer.close();
   await connection.close();
   await sqlite?.close();
   process.disconnect();

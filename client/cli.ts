@@ -3,21 +3,28 @@ import type { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../domain/config';
 import { consentChangeSchema, eventSchema } from '../domain/customer';
+import { parseSegments } from '../domain/segments';
+import { shippedSegments } from '../journeys/segments';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
 import { registerSegmentsCommand } from './commands/segments';
+import { registerSends } from './commands/sends';
+import { table } from './commands/table';
 import { suppressionInputSchema } from './customerRecords';
 import { registerLint } from './commands/lint';
 import { registerGraph } from './commands/graph';
 import { registerPreview } from './commands/preview';
 import { registerSimulate } from './commands/simulate';
 import { parseInput, ValidationError } from './errors';
+import { importEvents } from './eventImport';
+import { importKindOf } from './fileImport';
 import { configFromEnv, connectJourneys } from './index';
 import type { CustomerJourney, IngestResult, JourneyClient } from './journeyClient';
-import { importKindOf, importProfiles } from './profileImport';
+import { importProfiles } from './profileImport';
+import { SegmentTracker } from './segmentTracker';
 import { UsageError } from './usageError';
 
-/** What the commands reach for. Opened lazily, so `profiles import` and `--help` work while Temporal is down. */
+/** What the commands reach for. Opened lazily, so the imports and `--help` work while Temporal is down. */
 export interface CliDeps {
   connect(): Promise<{ journeys: JourneyClient; close(): Promise<void> }>;
   openStore(): Promise<{ store: Store; close(): Promise<void> }>;
@@ -59,6 +66,14 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
       return await use(connected.journeys);
     } finally {
       await connected.close();
+    }
+  };
+  const withStore = async <T>(use: (store: Store) => Promise<T>): Promise<T> => {
+    const { store, close } = await deps.openStore();
+    try {
+      return await use(store);
+    } finally {
+      await close();
     }
   };
 
@@ -141,15 +156,25 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     )
     .action(async (file: string) => {
       const kind = importKindOf(file);
-      const { store, close } = await deps.openStore();
-      try {
-        setExitCode(await importProfiles(file, kind, store, deps));
-      } finally {
-        await close();
-      }
+      setExitCode(await withStore((store) => importProfiles(file, kind, store, deps)));
+    });
+
+  program
+    .command('events')
+    .description('customer events in the store')
+    .command('import <file>')
+    .description(
+      'record past events as history, for RFM, recommendations and segments, starting and signalling no journey: .jsonl ' +
+        '({"id","type","customerId","occurredAt","properties"} per line) or .csv (header row with id, type, customerId, occurredAt ' +
+        'and one column per property); needs only the store, not Temporal',
+    )
+    .action(async (file: string) => {
+      const kind = importKindOf(file);
+      setExitCode(await withStore((store) => importEvents(file, kind, store, new SegmentTracker(store, parseSegments(shippedSegments)), deps)));
     });
 
   registerSegmentsCommand(program, deps);
+  registerSends(program, deps);
   registerLint(program, out, setExitCode);
   registerGraph(program, out);
   registerPreview(program, deps, out);
@@ -190,14 +215,14 @@ function printIngest(result: IngestResult, out: (line: string) => void) {
   out(`event ${result.eventId} recorded`);
   out(`  started:   ${result.started.join(', ') || 'none'}`);
   out(`  signalled: ${result.signalled.join(', ') || 'none'}`);
+  for (const { journeyId, message } of result.ignored ?? []) out(`  not started: ${journeyId}: ${message}`);
+  if (result.routingPending) out('  routing pending: Temporal could not be reached; the event-routing sweep routes the event within minutes');
 }
 
 function journeyTable(journeys: CustomerJourney[]): string {
-  const rows = [
+  return table([
     ['WORKFLOW ID', 'JOURNEY', 'STATUS', 'CURRENT STEP', 'NEXT WAKE-UP'],
     ...journeys.map((j) => [j.workflowId, j.journeyId, j.status, j.currentStep ?? '-', j.nextWakeAt ?? '-']),
-  ];
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+  ]);
 }
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { EventField } from '../store/types';
 
 export interface Problem {
   /** Where the problem is, e.g. "properties.cartId" or "items.0.email". */
@@ -13,6 +14,16 @@ export class ValidationError extends Error {
     readonly problems: Problem[],
   ) {
     super(`invalid ${what}: ${problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ')}`);
+  }
+}
+
+/** An event id recorded before with another payload: an id names one event, so this is no retry, and nothing was recorded or routed. */
+export class EventIdConflictError extends Error {
+  constructor(
+    readonly eventId: string,
+    readonly differsIn: EventField[],
+  ) {
+    super(`event id "${eventId}" was recorded before with different ${differsIn.join(' and ')}: an id names one event, so send a new event with a new id`);
   }
 }
 

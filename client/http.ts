@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ValidationError } from './errors';
-import type { JourneyClient } from './journeyClient';
+import { z } from 'zod';
+import { EventIdConflictError, parseInput, ValidationError } from './errors';
+import { batchModeSchema, type JourneyClient } from './journeyClient';
 import { unsubscribeRoutes, type UnsubscribeRoutesOptions } from './unsubscribe';
 
 export interface HttpApiOptions {
@@ -17,7 +18,14 @@ interface ErrorBody {
   error: string;
   message: string;
   problems?: { path: string; message: string }[];
+  /** The event id a conflict is about. */
+  eventId?: string;
 }
+
+/** Most events one batch may carry: a larger one gets 413, to be sent in parts. */
+export const MAX_BATCH_EVENTS = 500;
+
+const batchQuerySchema = z.object({ mode: batchModeSchema.default('live') });
 
 /** The JSON API over JourneyClient. Returned not listening: the caller picks the address, tests use `inject`. */
 export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }: HttpApiOptions): FastifyInstance {
@@ -45,6 +53,22 @@ export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }
     const result = await journeys.ingest(request.body);
     return reply.code(202).send(result);
   });
+
+  // `::` is a literal colon in a Fastify route (Google's custom-method style: /v1/events:batch).
+  app.post('/v1/events::batch', async (request, reply) => {
+    const { mode } = parseInput(batchQuerySchema, request.query, 'query');
+    const events = (request.body as { events?: unknown } | null)?.events;
+    if (Array.isArray(events) && events.length > MAX_BATCH_EVENTS) {
+      return reply
+        .code(413)
+        .send({ error: 'batch_too_large', message: `a batch holds at most ${MAX_BATCH_EVENTS} events and this one has ${events.length}: send it in parts` } satisfies ErrorBody);
+    }
+    return reply.code(202).send(await journeys.ingestBatch(request.body, mode));
+  });
+
+  app.get('/v1/sends', async (request) => ({ sends: await journeys.sends(request.query) }));
+
+  app.post('/v1/sends/resolve', async (request) => journeys.resolveSend(request.body));
 
   app.post('/v1/profiles', async (request) => {
     const profile = await journeys.upsertProfile(request.body);
@@ -82,6 +106,9 @@ export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }
 function describeError(err: FastifyError, bodyLimit: number): [number, ErrorBody] {
   if (err instanceof ValidationError) {
     return [400, { error: 'invalid_request', message: err.message, problems: err.problems }];
+  }
+  if (err instanceof EventIdConflictError) {
+    return [409, { error: 'event_id_conflict', message: err.message, eventId: err.eventId }];
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

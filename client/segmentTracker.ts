@@ -23,6 +23,10 @@ export type EmitSegmentEvent = (event: CustomerEventInput) => Promise<unknown>;
  * events are emitted before the new membership is written: a crash in between emits them
  * again on the next recomputation (at least once), and their deterministic ids plus the
  * journeys' workflow ids keep a repeat from starting anything twice.
+ *
+ * `now` is always the current time, never the time of the event that prompted the
+ * recomputation: the result is stored as the customer's membership now, so computing it as
+ * of a late event's past would end (and a sweep restart) journeys the present does not call for.
  */
 export class SegmentTracker {
   /** Whether any segment can change by the passing of time alone, i.e. whether a sweep has work. */
@@ -38,17 +42,32 @@ export class SegmentTracker {
   /** Recomputes one customer's segments as of `now` and emits `segment.entered` / `segment.left` for each change. */
   async recompute(customerId: string, now: string, emit: EmitSegmentEvent): Promise<{ entered: string[]; left: string[] }> {
     const at = new Date(now).toISOString();
-    const [profile, events, previous] = await Promise.all([this.store.getProfile(customerId), this.store.eventsOf(customerId), this.store.segmentsOf(customerId)]);
-    const facts = { now: at, profile, events, rfm: computeRfm(events, at) };
-    const { members, entered, left } = membershipChanges(
-      this.segments,
-      facts,
-      previous.map((m) => m.segmentId),
-    );
+    const { members, entered, left } = await this.changesOf(customerId, at);
     for (const segment of entered) await emit(changeEvent(customerId, segment, 'entered', at));
     for (const segment of left) await emit(changeEvent(customerId, segment, 'left', at));
     if (entered.length || left.length) await this.store.setSegments(customerId, members, at);
     return { entered, left };
+  }
+
+  /**
+   * Brings one customer's stored membership to `now` without emitting change events, after
+   * a history import: it neither starts nor ends a journey, and later changes are measured
+   * from it and emitted as usual.
+   */
+  async recomputeSilently(customerId: string, now: string): Promise<void> {
+    const at = new Date(now).toISOString();
+    const { members, entered, left } = await this.changesOf(customerId, at);
+    if (entered.length || left.length) await this.store.setSegments(customerId, members, at);
+  }
+
+  private async changesOf(customerId: string, at: string) {
+    const [profile, events, previous] = await Promise.all([this.store.getProfile(customerId), this.store.eventsOf(customerId), this.store.segmentsOf(customerId)]);
+    const facts = { now: at, profile, events, rfm: computeRfm(events, at) };
+    return membershipChanges(
+      this.segments,
+      facts,
+      previous.map((m) => m.segmentId),
+    );
   }
 
   /** Recomputes every customer as of `now`, for memberships that time alone changed (event windows, RFM). */

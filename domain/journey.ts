@@ -132,6 +132,12 @@ export const journeySchema = z
       entryKey: z.string().min(1).optional(),
       /** Only events meeting every comparison start the journey, e.g. one segment's `segment.entered`. */
       where: z.array(comparisonSchema).optional(),
+      /**
+       * An event older than this when it reaches journeys (a late delivery, a replayed
+       * backlog) starts nothing: a receipt an hour late is news, one for last year's order is
+       * not. Without it, any age starts the journey.
+       */
+      maxAge: duration.optional(),
     }),
     /**
      * once: a customer (per entry key) goes through the journey one time only;

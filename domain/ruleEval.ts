@@ -97,6 +97,7 @@ export function evaluateRule(rule: Rule, facts: RuleFacts): RuleTrace {
   }
   if ('segment' in rule) {
     const segments = required(facts, 'segments') as string[];
+    // Segment ids are the shop's own labels, not the customer's data, so the trace may list them.
     const because = segments.length ? `segments are ${shown(segments)}` : 'in no segments';
     return { rule: description, matched: segments.includes(rule.segment), because };
   }
@@ -143,9 +144,9 @@ function countEvents(e: EventPredicate['event'], facts: RuleFacts): { matched: b
   return { matched: n >= gte && n <= lte, because: `${n} matching ${e.type} event${n === 1 ? '' : 's'} ${window}` };
 }
 
-// Stringified values are capped so a cart's item list cannot flood the trace in the Temporal UI.
-function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+// Capped so a customer in many segments cannot flood the trace in the Temporal UI.
+function shown(value: string[]): string {
+  const text = JSON.stringify(value);
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
@@ -165,28 +166,42 @@ function resolveDate(ref: DateRef, facts: RuleFacts): number {
   return 'ago' in ref ? nowOf(facts) - parseDuration(ref.ago) : nowOf(facts) + parseDuration(ref.fromNow);
 }
 
-/** A missing (undefined or null) value matches nothing but `exists: false`, so negations are explicit. */
+/** How a trace words an ordering that holds, and one that does not. */
+const ordering = {
+  gt: ['more than', 'at most'],
+  gte: ['at least', 'less than'],
+  lt: ['less than', 'at least'],
+  lte: ['at most', 'more than'],
+} as const;
+
+/**
+ * A missing (undefined or null) value matches nothing but `exists: false`, so negations are
+ * explicit. `because` names the attribute and the rule's own constant, never the customer's
+ * value: traces are activity results in the Temporal history, which carries no email address,
+ * phone number or other profile data.
+ */
 function compare(c: Comparison, actual: unknown, facts: RuleFacts): { matched: boolean; because: string } {
   const present = actual !== undefined && actual !== null && actual !== '';
   if (c.op === 'exists') {
-    return { matched: present === (c.value ?? true), because: actual === undefined ? `${c.attr} is missing` : `${c.attr} is ${shown(actual)}` };
+    const state = present ? 'is set' : actual === undefined ? 'is missing' : 'is empty';
+    return { matched: present === (c.value ?? true), because: `${c.attr} ${state}` };
   }
   if (actual === undefined || actual === null) return { matched: false, because: `${c.attr} is missing` };
-  const is = `${c.attr} is ${shown(actual)}`;
-  const no = (what: string) => ({ matched: false, because: `${is}, not ${what}` });
+  const verdict = (matched: boolean, holds: string, fails: string) => ({ matched, because: `${c.attr} ${matched ? holds : fails}` });
+  const no = (what: string) => ({ matched: false, because: `${c.attr} is not ${what}` });
+  const value = JSON.stringify(c.value);
   switch (c.op) {
     case 'eq':
-      return { matched: actual === c.value, because: is };
+      return verdict(actual === c.value, `is ${value}`, `is not ${value}`);
     case 'neq':
-      return { matched: actual !== c.value, because: is };
+      return verdict(actual !== c.value, `is not ${value}`, `is ${value}`);
     case 'in':
-      return { matched: c.value.some((v) => v === actual), because: is };
+      return verdict(c.value.some((v) => v === actual), `is one of ${value}`, `is none of ${value}`);
     case 'contains':
-      if (typeof actual === 'string') return { matched: typeof c.value === 'string' && actual.includes(c.value), because: is };
-      if (Array.isArray(actual)) return { matched: actual.includes(c.value), because: is };
-      return no('text or a list');
+      if (typeof actual !== 'string' && !Array.isArray(actual)) return no('text or a list');
+      return verdict(typeof actual === 'string' ? typeof c.value === 'string' && actual.includes(c.value) : actual.includes(c.value), `contains ${value}`, `does not contain ${value}`);
     case 'matches':
-      return typeof actual === 'string' ? { matched: new RegExp(c.value).test(actual), because: is } : no('text');
+      return typeof actual === 'string' ? verdict(new RegExp(c.value).test(actual), `matches /${c.value}/`, `does not match /${c.value}/`) : no('text');
     case 'gt':
     case 'gte':
     case 'lt':
@@ -194,15 +209,16 @@ function compare(c: Comparison, actual: unknown, facts: RuleFacts): { matched: b
       const n = asNumber(actual);
       if (n === undefined) return no('a number');
       const matched = c.op === 'gt' ? n > c.value : c.op === 'gte' ? n >= c.value : c.op === 'lt' ? n < c.value : n <= c.value;
-      return { matched, because: is };
+      const [holds, fails] = ordering[c.op];
+      return verdict(matched, `is ${holds} ${c.value}`, `is ${fails} ${c.value}`);
     }
     case 'before':
     case 'after': {
       const at = asDate(actual);
       if (at === undefined) return no('a date');
       const ref = resolveDate(c.value, facts);
-      const reference = typeof c.value === 'string' && c.value !== 'now' ? '' : ` (${describeDateRef(c.value)} = ${iso(ref)})`;
-      return { matched: c.op === 'before' ? at < ref : at > ref, because: `${is}${reference}` };
+      const reference = typeof c.value === 'string' && c.value !== 'now' ? describeDateRef(c.value) : `${describeDateRef(c.value)} (${iso(ref)})`;
+      return verdict(c.op === 'before' ? at < ref : at > ref, `is ${c.op} ${reference}`, `is not ${c.op} ${reference}`);
     }
     case 'within': {
       const at = asDate(actual);
@@ -211,7 +227,8 @@ function compare(c: Comparison, actual: unknown, facts: RuleFacts): { matched: b
       const [from, to] = 'last' in c.value ? [now - parseDuration(c.value.last), now] : [now, now + parseDuration(c.value.next)];
       // The last 7d is (now − 7d, now]; the next 3d is [now, now + 3d).
       const matched = 'last' in c.value ? at > from && at <= to : at >= from && at < to;
-      return { matched, because: `${is} (${describeWindow(c.value)} = ${iso(from)} to ${iso(to)})` };
+      const window = `${describeWindow(c.value)} (${iso(from)} to ${iso(to)})`;
+      return verdict(matched, `is within ${window}`, `is not within ${window}`);
     }
   }
 }

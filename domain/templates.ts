@@ -8,7 +8,15 @@ export interface RenderedEmail {
   text: string;
 }
 
-export class TemplateError extends Error {}
+export class TemplateError extends Error {
+  constructor(
+    message: string,
+    /** The variable whose absence stopped the render, e.g. "event.properties.items". */
+    readonly undefinedVariable?: string,
+  ) {
+    super(message);
+  }
+}
 
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 
@@ -35,11 +43,15 @@ export function safeUrl(value: unknown): string {
   return /^(https?:\/\/|mailto:)/i.test(url) ? url : '#';
 }
 
-/** The one Liquid set-up both rendering and lint use, so lint sees what a send sees. */
-export function createLiquid(bodies: Record<string, string>): Liquid {
+/**
+ * The one Liquid set-up both rendering and lint use, so lint sees what a send sees. HTML
+ * output escapes every value; text output (subject, preheader) leaves it as written, and the
+ * layout escapes it where it enters the HTML.
+ */
+export function createLiquid(bodies: Record<string, string>, output: 'html' | 'text' = 'html'): Liquid {
   const liquid = new Liquid({
     templates: bodies,
-    outputEscape: 'escape',
+    outputEscape: output === 'html' ? 'escape' : undefined,
     strictVariables: true,
     lenientIf: true,
     ownPropertyOnly: true,
@@ -68,10 +80,11 @@ export function htmlToText(html: string): string {
 
 /**
  * Renders email templates from in-memory sources keyed like "cartAbandonment/reminder1",
- * "_layouts/email", "_partials/cartItems". Escaping is on, and an unknown variable is an
- * error rather than an empty string in a customer's inbox; `default` (as the first filter)
- * still works for values that may be missing (e.g. a first name). The rendered subject and
- * preheader are passed to the body as `subject` and `preheader` for the layout.
+ * "_layouts/email", "_partials/cartItems". The body is escaped HTML, and an unknown variable
+ * is an error rather than an empty string in a customer's inbox; `default` (as the first
+ * filter) still works for values that may be missing (e.g. a first name). Subject and
+ * preheader are plain text, as a mail client shows them (O'Brien, not O&#39;Brien), and are
+ * passed to the body as `subject` and `preheader` for the layout, which escapes them there.
  */
 export function createTemplateRenderer(sources: Record<string, string>) {
   const bodies: Record<string, string> = {};
@@ -81,7 +94,8 @@ export function createTemplateRenderer(sources: Record<string, string>) {
     bodies[name] = body;
     frontMatter[name] = fields;
   }
-  const liquid = createLiquid(bodies);
+  const html = createLiquid(bodies);
+  const text = createLiquid({}, 'text');
 
   return {
     has: (name: string) => name in bodies,
@@ -92,15 +106,24 @@ export function createTemplateRenderer(sources: Record<string, string>) {
       const subjectSource = frontMatter[name].subject;
       if (!subjectSource) throw new TemplateError(`template "${name}" has no subject in its front matter`);
       try {
-        const subject = (await liquid.parseAndRender(subjectSource, data)).trim();
+        const subject = (await text.parseAndRender(subjectSource, data)).trim();
         const preheaderSource = frontMatter[name].preheader;
-        const preheader = preheaderSource ? (await liquid.parseAndRender(preheaderSource, data)).trim() : undefined;
-        const html = await liquid.renderFile(name, { ...data, subject, preheader: preheader ?? '' });
-        return { subject, preheader, html, text: htmlToText(html) };
+        const preheader = preheaderSource ? (await text.parseAndRender(preheaderSource, data)).trim() : undefined;
+        const body = await html.renderFile(name, { ...data, subject, preheader: preheader ?? '' });
+        return { subject, preheader, html: body, text: htmlToText(body) };
       } catch (err) {
-        throw new TemplateError(`template "${name}": ${(err as Error).message}`);
+        throw new TemplateError(`template "${name}": ${(err as Error).message}`, undefinedVariableOf(err));
       }
     },
   };
 }
 export type TemplateRenderer = ReturnType<typeof createTemplateRenderer>;
+
+/** LiquidJS keeps the name of a variable strict rendering found undefined on the error it wraps. */
+function undefinedVariableOf(err: unknown): string | undefined {
+  for (let cause = err; cause instanceof Error; cause = (cause as { originalError?: unknown }).originalError) {
+    const name = (cause as { variableName?: unknown }).variableName;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}

@@ -17,7 +17,9 @@ export const cartAbandonment: JourneyDefinitionInput = {
   id: 'cartAbandonment',
   name: 'Cart abandonment',
   topic: 'marketing',
-  trigger: { event: 'cart.updated', entryKey: 'properties.cartId' },
+  // The first reminder is due an hour after the cart; a cart update over 6 hours old reaching
+  // us late would only remind about a cart the customer has long moved on from.
+  trigger: { event: 'cart.updated', entryKey: 'properties.cartId', maxAge: '6h' },
   reentry: 'once',
   goals: [{ event: 'order.completed' }],
   steps: [

@@ -15,7 +15,14 @@ export const dormancy: JourneyDefinitionInput = {
   id: 'dormancy',
   name: 'Dormancy win-back',
   topic: 'marketing',
-  trigger: { event: 'segment.entered', entryKey: 'properties.segment', where: [{ attr: 'properties.segment', op: 'eq', value: 'dormant60d' }] },
+  // Segment entries are dated when they are found, so they are always fresh; the limit keeps
+  // an old entry replayed through the API from starting a win-back.
+  trigger: {
+    event: 'segment.entered',
+    entryKey: 'properties.segment',
+    where: [{ attr: 'properties.segment', op: 'eq', value: 'dormant60d' }],
+    maxAge: '1d',
+  },
   reentry: 'always',
   goals: [{ event: 'segment.left' }],
   steps: [

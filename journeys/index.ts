@@ -14,6 +14,8 @@ export interface CatalogueJourney {
   definition: JourneyDefinition;
   /** Content hash of the definition and its templates: a run keeps the version it started with. */
   version: string;
+  /** The templates this journey can render (its own, layouts and partials), keyed as in `Catalogue.templates`. */
+  templates: Record<string, string>;
 }
 
 export interface Catalogue {
@@ -40,11 +42,13 @@ function readTemplates(dir: string): Record<string, string> {
   return sources;
 }
 
-function versionOf(definition: JourneyDefinition, templates: Record<string, string>): string {
+function templatesOf(journeyId: string, templates: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(templates).sort().filter((name) => name.startsWith(`${journeyId}/`) || name.startsWith('_')).map((name) => [name, templates[name]]));
+}
+
+function versionOf(definition: JourneyDefinition, own: Record<string, string>): string {
   const hash = createHash('sha256').update(JSON.stringify(definition));
-  for (const name of Object.keys(templates).sort()) {
-    if (name.startsWith(`${definition.id}/`) || name.startsWith('_')) hash.update(name).update(templates[name]);
-  }
+  for (const [name, source] of Object.entries(own)) hash.update(name).update(source);
   return hash.digest('hex').slice(0, 12);
 }
 
@@ -69,7 +73,8 @@ export function loadCatalogue(definitions: JourneyDefinitionInput[] = shippedJou
         }
       }
     }
-    return { definition, version: versionOf(definition, templates) };
+    const own = templatesOf(definition.id, templates);
+    return { definition, version: versionOf(definition, own), templates: own };
   });
   const ids = new Set<string>();
   for (const { definition } of journeys) {

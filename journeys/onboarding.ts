@@ -8,7 +8,8 @@ export const onboarding: JourneyDefinitionInput = {
   id: 'onboarding',
   name: 'Onboarding',
   topic: 'marketing',
-  trigger: { event: 'user.signed_up' },
+  // A welcome a day late still reads as one; an older sign-up (an import) gets none.
+  trigger: { event: 'user.signed_up', maxAge: '24h' },
   reentry: 'once',
   goals: [{ event: 'user.activated' }],
   steps: [

@@ -7,7 +7,8 @@ export const orderReceipt: JourneyDefinitionInput = {
   name: 'Order receipt',
   topic: 'orders',
   transactional: true,
-  trigger: { event: 'order.completed', entryKey: 'properties.orderId' },
+  // Half an hour late is still a receipt; an imported or replayed old order is not.
+  trigger: { event: 'order.completed', entryKey: 'properties.orderId', maxAge: '30m' },
   reentry: 'once',
   steps: [
     { id: 'receipt', kind: 'send', template: { rules: [], fallback: 'receipt' } },

@@ -1,20 +1,16 @@
-import { createServer } from 'node:net';
-import { NativeConnection } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import nodemailer from 'nodemailer';
 import { connectJourneys } from '../client';
 import { buildHttpApi } from '../client/http';
-import { ensureSegmentSweepSchedule } from '../client/schedules';
+import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../client/schedules';
 import { temporalAddress, type Config } from '../domain/config';
-import { createUnsubscribeSigner, unsubscribeLinks } from '../domain/unsubscribe';
-import { dkimOptions, loadUnsubscribeKeys } from '../client/unsubscribe';
-import { createActivityDeps } from '../worker/deps';
+import { createUnsubscribeSigner } from '../domain/unsubscribe';
+import { loadUnsubscribeKeys } from '../client/unsubscribe';
 import { loadCatalogue } from '../journeys';
 import { openSqliteStore } from '../store/sqlite';
-import { createJourneyWorker, type JourneyWorkerOptions } from '../worker';
+import { startWorkerRole, type WorkerRoleOptions } from '../worker/run';
 import { journeySearchAttributes } from '../workflows/searchAttributes';
 import { demoProfiles } from './demoProfiles';
-import { startDevServer, type DevServer } from './devServer';
+import { isPortFree, startDevServer, stopLeftoverDevServer, type DevServer } from './devServer';
 import { startOutbox, type Outbox } from './outbox';
 import { temporalCliPath } from './temporalServers';
 
@@ -31,11 +27,9 @@ export interface Stack {
 export class PortTakenError extends Error {}
 
 async function assertFree(host: string, port: number, what: string, setting: string) {
-  await new Promise<void>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', () => reject(new PortTakenError(`${what} cannot listen on ${host}:${port}: the port is taken (is journeys already running? set ${setting} to use another port)`)));
-    probe.listen(port, host, () => probe.close(() => resolve()));
-  });
+  if (!(await isPortFree(host, port))) {
+    throw new PortTakenError(`${what} cannot listen on ${host}:${port}: the port is taken (is journeys already running? set ${setting} to use another port)`);
+  }
 }
 
 /** Registers the journey search attributes on a Temporal that isn't the embedded dev server. */
@@ -58,11 +52,12 @@ async function ensureSearchAttributes(address: string, namespace: string) {
  * names one), the embedded SMTP outbox (unless SMTP_URL names a server), the worker and
  * the HTTP API. Stops in reverse order.
  */
-export async function startStack(config: Config, log: (line: string) => void, extra: Partial<Pick<JourneyWorkerOptions, 'workflowBundle'>> = {}): Promise<Stack> {
+export async function startStack(config: Config, log: (line: string) => void, extra: Pick<WorkerRoleOptions, 'workflowBundle'> = {}): Promise<Stack> {
   const host = config.http.host;
   await assertFree(host, config.http.port, 'the HTTP API', 'PORT');
   if (!config.smtp.url) await assertFree('127.0.0.1', config.smtp.outboxPort, 'the SMTP outbox', 'OUTBOX_PORT');
   if (!config.temporal.address) {
+    await stopLeftoverDevServer(config.temporal.dbFile, log);
     await assertFree(host, config.temporal.port, 'the Temporal dev server', 'TEMPORAL_PORT');
     await assertFree(host, config.temporal.uiPort, 'the Temporal Web UI', 'TEMPORAL_UI_PORT');
   }
@@ -95,39 +90,16 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     }
     const catalogue = loadCatalogue();
     const signer = createUnsubscribeSigner(loadUnsubscribeKeys(config));
-    const dkim = dkimOptions(config);
-    const mailer = config.smtp.url
-      ? nodemailer.createTransport(config.smtp.url, { dkim })
-      : nodemailer.createTransport({ host: '127.0.0.1', port: config.smtp.outboxPort, pool: true, maxConnections: 5, dkim });
-    stops.push(async () => mailer.close());
 
     const connected = await connectJourneys(config, store);
     stops.push(() => connected.close());
 
-    const nativeConnection = await NativeConnection.connect({ address });
-    stops.push(() => nativeConnection.close());
-    const worker = await createJourneyWorker({
-      connection: nativeConnection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      maxCachedWorkflows: config.maxCachedWorkflows,
-      ...extra,
-      deps: createActivityDeps({
-        store,
-        mailer,
-        catalogue,
-        config,
-        unsubscribe: unsubscribeLinks(signer, config.unsubscribe),
-        sweepSegments: (now) => connected.journeys.sweepSegments(now),
-      }),
-    });
-    const running = worker.run();
-    stops.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    });
+    const workerRole = await startWorkerRole(config, { store, workflowBundle: extra.workflowBundle });
+    stops.push(() => workerRole.stop());
 
-    await ensureSegmentSweepSchedule(new Client({ connection: connected.connection, namespace: config.temporal.namespace }), config.temporal.taskQueue, config.segmentSweepEvery);
+    const scheduleClient = new Client({ connection: connected.connection, namespace: config.temporal.namespace });
+    await ensureSegmentSweepSchedule(scheduleClient, config.temporal.taskQueue, config.segmentSweepEvery);
+    await ensureEventRoutingSweepSchedule(scheduleClient, config.temporal.taskQueue);
     const api = buildHttpApi({
       journeys: connected.journeys,
       bodyLimit: config.http.bodyLimit,

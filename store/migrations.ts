@@ -112,6 +112,37 @@ export const migrations: readonly Migration[] = [
     id: '0004_events_by_type',
     sql: `CREATE INDEX events_by_type ON events (type, occurred_at_ms);`,
   },
+  {
+    id: '0005_unrouted_events',
+    // The event-routing sweep looks for the few events whose routing failed, every minute:
+    // a partial index keeps that a lookup, however many routed events there are.
+    sql: `CREATE INDEX events_unrouted ON events (seq) WHERE routed_at IS NULL;`,
+  },
+  {
+    id: '0006_send_claims',
+    sql: `
+      -- The attempt that holds 'sending', so only it can settle the row; the message as
+      -- handed to SMTP while its fate is open (an operator may resend it byte for byte).
+      ALTER TABLE sends ADD COLUMN owner TEXT;
+      ALTER TABLE sends ADD COLUMN transactional INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sends ADD COLUMN envelope TEXT;
+      ALTER TABLE sends ADD COLUMN raw BLOB;
+      CREATE INDEX sends_by_status ON sends (status, updated_at);
+    `,
+  },
+  {
+    id: '0007_journey_versions',
+    sql: `
+      -- The templates each journey version renders, so a run keeps its templates after an edit.
+      CREATE TABLE journey_versions (
+        journey_id  TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        templates   TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (journey_id, version)
+      );
+    `,
+  },
 ];
 
 /**

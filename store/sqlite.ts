@@ -5,7 +5,9 @@ import type { CustomerEvent, Profile } from '../domain/customer';
 import { migrate } from './migrations';
 import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
-import type { ConsentRecord, RecordedEvent, SendKey, SendRecord, SendStatus, Store } from './types';
+import { sqliteJourneyVersions } from './sqliteJourneyVersions';
+import { sqliteSends } from './sqliteSends';
+import type { ConsentRecord, EventField, RecordedEvent, RecordOptions, Store } from './types';
 
 interface ProfileRow {
   customer_id: string;
@@ -18,6 +20,14 @@ interface EventRow {
   type: string;
   occurred_at: string;
   properties: string;
+}
+/** What a reused id is compared on, and whether its first copy was routed. */
+interface FirstCopyRow {
+  customer_id: string;
+  type: string;
+  occurred_at_ms: number;
+  properties: string;
+  routed_at: string | null;
 }
 interface ConsentRow {
   customer_id: string;
@@ -33,20 +43,6 @@ interface JourneyRunRow {
   topic: string;
   started_at: string;
 }
-interface SendRow {
-  workflow_id: string;
-  step_id: string;
-  customer_id: string;
-  journey_id: string;
-  topic: string;
-  status: SendStatus;
-  template: string | null;
-  message_id: string | null;
-  reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
 /**
  * Opens (creating if needed) the SQLite store at `file`, or an in-memory one for ':memory:'.
  * The CLI and the server may open the same file at once: WAL lets readers run beside the
@@ -78,12 +74,21 @@ export function openSqliteStore(file: string): Store {
     ),
     countProfiles: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM profiles'),
 
-    insertEvent: db.prepare<[EventRow & { occurred_at_ms: number }]>(
-      `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties)
-       VALUES (@id, @customer_id, @type, @occurred_at, @occurred_at_ms, @properties)
+    insertEvent: db.prepare<[EventRow & { occurred_at_ms: number; routed_at: string | null }]>(
+      `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
+       VALUES (@id, @customer_id, @type, @occurred_at, @occurred_at_ms, @properties, @routed_at)
        ON CONFLICT (id) DO NOTHING`,
     ),
-    eventRouted: db.prepare<[string], { routed_at: string | null }>('SELECT routed_at FROM events WHERE id = ?'),
+    firstCopy: db.prepare<[string], FirstCopyRow>('SELECT customer_id, type, occurred_at_ms, properties, routed_at FROM events WHERE id = ?'),
+    unrouted: db.prepare<[string, number], EventRow & { recorded_at: string }>(
+      `SELECT id, customer_id, type, occurred_at, properties, recorded_at FROM events
+       WHERE routed_at IS NULL AND recorded_at < ? ORDER BY seq LIMIT ?`,
+    ),
+    eventsSince: db.prepare<[string, string, number], EventRow>(
+      `SELECT id, customer_id, type, occurred_at, properties FROM events
+       WHERE customer_id = ? AND type IN (SELECT value FROM json_each(?)) AND occurred_at_ms >= ?
+       ORDER BY occurred_at_ms, seq`,
+    ),
     // The first routing time is kept: a re-route after a crash is not news.
     markEventRouted: db.prepare<[string, string]>(
       'UPDATE events SET routed_at = coalesce(routed_at, ?) WHERE id = ?',
@@ -122,21 +127,6 @@ export function openSqliteStore(file: string): Store {
        WHERE customer_id = ? ORDER BY started_at, rowid`,
     ),
 
-    reserveSend: db.prepare<[Omit<SendRow, 'template' | 'message_id' | 'reason'>]>(
-      `INSERT INTO sends (workflow_id, step_id, customer_id, journey_id, topic, status, created_at, updated_at)
-       VALUES (@workflow_id, @step_id, @customer_id, @journey_id, @topic, @status, @created_at, @updated_at)
-       ON CONFLICT (workflow_id, step_id) DO NOTHING`,
-    ),
-    getSend: db.prepare<[string, string], SendRow>('SELECT * FROM sends WHERE workflow_id = ? AND step_id = ?'),
-    // `reason` is replaced, not kept: a row that later succeeds must not carry an old failure.
-    updateSend: db.prepare<
-      [{ workflow_id: string; step_id: string; status: SendStatus; template: string | null; message_id: string | null; reason: string | null; updated_at: string }]
-    >(
-      `UPDATE sends SET status = @status, template = coalesce(@template, template),
-         message_id = coalesce(@message_id, message_id), reason = @reason, updated_at = @updated_at
-       WHERE workflow_id = @workflow_id AND step_id = @step_id`,
-    ),
-    sendsOf: db.prepare<[string], SendRow>('SELECT * FROM sends WHERE customer_id = ? ORDER BY created_at, rowid'),
   };
 
   // Attributes merge shallowly: an import that carries only some columns must not erase
@@ -155,40 +145,33 @@ export function openSqliteStore(file: string): Store {
     }
   });
 
-  const recordEvent = db.transaction((event: CustomerEvent): RecordedEvent => {
+  const record = (event: CustomerEvent, { occurredAtGiven = true }: RecordOptions, routedAt: string | null): RecordedEvent => {
+    const occurredAtMs = epochMs(event.occurredAt, 'occurredAt');
+    const properties = event.properties ?? {};
     const inserted = sql.insertEvent.run({
       id: event.id,
       customer_id: event.customerId,
       type: event.type,
       occurred_at: event.occurredAt,
-      occurred_at_ms: epochMs(event.occurredAt, 'occurredAt'),
-      properties: JSON.stringify(event.properties ?? {}),
+      occurred_at_ms: occurredAtMs,
+      properties: JSON.stringify(properties),
+      routed_at: routedAt,
     });
-    if (inserted.changes === 1) return { firstSeen: true, routed: false };
-    const stored = sql.eventRouted.get(event.id);
-    return { firstSeen: false, routed: stored?.routed_at != null };
-  });
-
-  const ledger = {
-    insertReserved(key: SendKey, at: string) {
-      sql.reserveSend.run({
-        workflow_id: key.workflowId,
-        step_id: key.stepId,
-        customer_id: key.customerId,
-        journey_id: key.journeyId,
-        topic: key.topic,
-        status: 'reserved',
-        created_at: at,
-        updated_at: at,
-      });
-    },
-    getSend(workflowId: string, stepId: string) {
-      const row = sql.getSend.get(workflowId, stepId);
-      return row && toSend(row);
-    },
+    if (inserted.changes === 1) return { firstSeen: true, routed: routedAt !== null };
+    const first = sql.firstCopy.get(event.id);
+    if (!first) throw new Error(`event ${event.id} conflicted on insert but cannot be read back`);
+    const differsIn = [
+      first.customer_id !== event.customerId && 'customerId',
+      first.type !== event.type && 'type',
+      canonicalJson(JSON.parse(first.properties)) !== canonicalJson(properties) && 'properties',
+      occurredAtGiven && first.occurred_at_ms !== occurredAtMs && 'occurredAt',
+    ].filter((field): field is EventField => field !== false);
+    return { firstSeen: false, routed: first.routed_at !== null, ...(differsIn.length > 0 && { differsIn }) };
   };
+  const recordEvent = db.transaction((event: CustomerEvent, options: RecordOptions) => record(event, options, null));
+  const recordHistory = db.transaction((events: CustomerEvent[], at: string) => events.map((event) => record(event, {}, at)));
 
-  const trust = sqliteTrust(db, ledger);
+  const trust = sqliteTrust(db);
   const segments = sqliteSegments(db);
 
   return {
@@ -203,8 +186,17 @@ export function openSqliteStore(file: string): Store {
       return sql.countProfiles.get()?.n ?? 0;
     },
 
-    async recordEvent(event) {
-      return recordEvent.immediate(event);
+    async recordEvent(event, options = {}) {
+      return recordEvent.immediate(event, options);
+    },
+    async recordHistory(events) {
+      return recordHistory.immediate(events, new Date().toISOString());
+    },
+    async unroutedEvents(recordedBefore, limit) {
+      return sql.unrouted.all(new Date(recordedBefore).toISOString(), limit).map((row) => ({ event: toEvent(row), recordedAt: row.recorded_at }));
+    },
+    async eventsSince(customerId, types, since) {
+      return sql.eventsSince.all(customerId, JSON.stringify(types), epochMs(since, 'since')).map(toEvent);
     },
     async markEventRouted(eventId) {
       const { changes } = sql.markEventRouted.run(new Date().toISOString(), eventId);
@@ -259,31 +251,14 @@ export function openSqliteStore(file: string): Store {
     },
 
     ...trust,
+    ...sqliteSends(db),
+    ...sqliteJourneyVersions(db),
     ...segments.store,
     // Erasure also forgets the customer's segments (sqliteTrust erases the tables it knows).
     async forgetCustomer(customerId) {
       segments.forget(customerId);
       return trust.forgetCustomer(customerId);
     },
-    async sendRecord(workflowId, stepId) {
-      return ledger.getSend(workflowId, stepId);
-    },
-    async updateSend(workflowId, stepId, change) {
-      const { changes } = sql.updateSend.run({
-        workflow_id: workflowId,
-        step_id: stepId,
-        status: change.status,
-        template: change.template ?? null,
-        message_id: change.messageId ?? null,
-        reason: change.reason ?? null,
-        updated_at: change.at,
-      });
-      if (changes === 0) throw new Error(`send ledger has no row ${workflowId}/${stepId}: reserve it before updating`);
-    },
-    async sendsOf(customerId) {
-      return sql.sendsOf.all(customerId).map(toSend);
-    },
-
     async close() {
       if (db.open) db.close();
     },
@@ -294,6 +269,13 @@ function toEvent(row: EventRow): CustomerEvent {
   return { id: row.id, customerId: row.customer_id, type: row.type, occurredAt: row.occurred_at, properties: JSON.parse(row.properties) };
 }
 
+/** JSON with object keys sorted at every depth: two payloads that differ only in key order compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : inner,
+  );
+}
+
 function epochMs(iso: string, field: string): number {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new Error(`${field} "${iso}" is not an ISO-8601 date-time`);
@@ -302,20 +284,4 @@ function epochMs(iso: string, field: string): number {
 
 function toConsent(row: ConsentRow): ConsentRecord {
   return { customerId: row.customer_id, topic: row.topic, status: row.status, source: row.source, at: row.at };
-}
-
-function toSend(row: SendRow): SendRecord {
-  return {
-    workflowId: row.workflow_id,
-    stepId: row.step_id,
-    customerId: row.customer_id,
-    journeyId: row.journey_id,
-    topic: row.topic,
-    status: row.status,
-    ...(row.template !== null && { template: row.template }),
-    ...(row.message_id !== null && { messageId: row.message_id }),
-    ...(row.reason !== null && { reason: row.reason }),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }

@@ -18,8 +18,19 @@ export interface JourneyRun {
 }
 
 /**
- * One row per (workflowId, stepId): the send ledger that makes sends exactly-once.
- * reserved → sending (written just before SMTP) → sent; or skipped / in_doubt / failed.
+ * One row per (workflowId, stepId): the send ledger that makes sends exactly-once. A state
+ * machine whose every transition is conditional on the state it leaves (and on the attempt
+ * that owns `sending`), so two attempts of one send never both reach SMTP:
+ *
+ *   reserved ──claim──► sending ──► sent
+ *      │                 │  ├─────► in_doubt ──(operator: delivered)──► sent
+ *      │                 │  │          └──(operator: resend, claim)──► sending
+ *      │                 │  └─────► failed
+ *      │                 └─(4xx: nothing delivered)─► reserved
+ *      └──► skipped | failed
+ *
+ * `sending` means the message is being handed to the SMTP server: the server accepted MAIL,
+ * RCPT and DATA and the first byte of the message is about to go out.
  */
 export type SendStatus = 'reserved' | 'sending' | 'sent' | 'skipped' | 'in_doubt' | 'failed';
 
@@ -29,9 +40,13 @@ export interface SendRecord {
   customerId: string;
   journeyId: string;
   topic: string;
+  /** A transactional email (a receipt): sent without marketing consent, never to a suppressed address. */
+  transactional: boolean;
   status: SendStatus;
   template?: string;
   messageId?: string;
+  /** The attempt that holds (or last held) `sending`, e.g. "<runId>/<activityId>#2". */
+  owner?: string;
   /** Why a send was skipped, in doubt or failed. */
   reason?: string;
   createdAt: string;
@@ -44,7 +59,41 @@ export interface SendKey {
   customerId: string;
   journeyId: string;
   topic: string;
+  transactional?: boolean;
 }
+
+/** The message exactly as handed to SMTP, kept while its fate is open (sending, in doubt) so an operator can resend it. */
+export interface StoredMessage {
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+}
+
+/** What the claim re-checks in the transaction that moves the row to `sending`. */
+export interface SendRecheck {
+  /** Consent topics to check, each with the status a customer without a record has. Empty for transactional email. */
+  consent: { topic: string; unrecorded: ConsentStatus }[];
+  addressHash: string;
+}
+
+export interface SendClaim {
+  workflowId: string;
+  stepId: string;
+  /** The state the claim moves the row out of: `reserved` for a journey's send, `in_doubt` for an operator's resend. */
+  from: 'reserved' | 'in_doubt';
+  owner: string;
+  at: string;
+  template?: string;
+  messageId: string;
+  message: StoredMessage;
+  recheck: SendRecheck;
+}
+
+export type SendClaimResult =
+  | { status: 'claimed' }
+  /** Consent was withdrawn or the address suppressed since the send was decided: the row is now skipped. */
+  | { status: 'skipped'; reason: string }
+  /** The row was not in the state the claim expected: another attempt got there first. */
+  | { status: 'lost'; record?: SendRecord };
 
 /** At most `max` sends per customer and topic within `windowMs`, e.g. 1 per 24 h. */
 export interface FrequencyLimit {
@@ -76,6 +125,29 @@ export interface RecordedEvent {
   firstSeen: boolean;
   /** True once the event has been routed to its journeys; a first copy that was never routed is routed again. */
   routed: boolean;
+  /**
+   * Present when the id was recorded before with another payload: the fields that differ.
+   * An id names one event, so such a copy is a mistake of the sender, never a retry.
+   */
+  differsIn?: EventField[];
+}
+
+/** The parts of an event a reused id is compared on (properties as canonical JSON, occurredAt as an instant). */
+export type EventField = 'customerId' | 'type' | 'properties' | 'occurredAt';
+
+export interface RecordOptions {
+  /**
+   * False when the sender left occurredAt out and the arrival time stands in for it: a
+   * retry without it is the same event although its arrival time differs. Default true.
+   */
+  occurredAtGiven?: boolean;
+}
+
+/** An event whose routing failed after it was recorded, with when it reached us. */
+export interface UnroutedEvent {
+  event: CustomerEvent;
+  /** ISO-8601 instant the event was recorded: its age is judged as of then, not when it is finally routed. */
+  recordedAt: string;
 }
 
 /** A segment the customer is in, since when. */
@@ -98,9 +170,19 @@ export interface Store {
   getProfile(customerId: string): Promise<Profile | undefined>;
   countProfiles(): Promise<number>;
 
-  recordEvent(event: CustomerEvent): Promise<RecordedEvent>;
+  recordEvent(event: CustomerEvent, options?: RecordOptions): Promise<RecordedEvent>;
+  /**
+   * Records past events, in one transaction, as already routed: history feeds RFM,
+   * recommendations and segments, and no journey or routing sweep ever takes it up.
+   * One answer per event, in order; a repeated id keeps its first copy, as in recordEvent.
+   */
+  recordHistory(events: CustomerEvent[]): Promise<RecordedEvent[]>;
   /** Throws for an id that was never recorded. */
   markEventRouted(eventId: string): Promise<void>;
+  /** Events recorded before `recordedBefore` and never routed, in the order they were recorded. */
+  unroutedEvents(recordedBefore: string, limit: number): Promise<UnroutedEvent[]>;
+  /** The customer's events of these types that occurred at or after `since` (as instants), oldest first. */
+  eventsSince(customerId: string, types: string[], since: string): Promise<CustomerEvent[]>;
   /** A recorded event by id; undefined once erased or never recorded. */
   eventById(eventId: string): Promise<CustomerEvent | undefined>;
   /** Ordered by occurredAt as an instant (any UTC offset), then by arrival. */
@@ -120,21 +202,33 @@ export interface Store {
   /**
    * Inserts a `reserved` row, or returns the row an earlier attempt left. The frequency
    * limits are checked in the same transaction as the insert, so two journeys of one
-   * customer racing for the last slot get one send between them.
+   * customer racing for the last slot get one send between them. Rows in doubt count.
    */
   reserveSend(key: SendKey, at: string, limits?: FrequencyLimit[]): Promise<SendReservation>;
   /** Records a send that will not happen (no consent, suppressed, capped), or turns a reserved row into one. */
   skipSend(key: SendKey, reason: string, at: string): Promise<void>;
   /**
-   * Sets status, reason (cleared when not given) and updatedAt; template and messageId are
-   * kept when not given. Throws when the row was never reserved.
+   * Moves the row from `claim.from` to `sending`, owned by `claim.owner`, in one transaction
+   * that first re-checks consent and suppression (a withdrawal turns the row `skipped`).
+   * The message is kept with the row until its fate is known.
    */
-  updateSend(
+  claimSend(claim: SendClaim): Promise<SendClaimResult>;
+  /**
+   * Moves the row to `to` only if it is in `from` (and, when given, held by `owner`);
+   * false when it is not, which means another attempt or an operator moved it first.
+   * The kept message is dropped once the row leaves `sending` and `in_doubt`.
+   */
+  moveSend(
     workflowId: string,
     stepId: string,
-    change: { status: SendStatus; template?: string; messageId?: string; reason?: string; at: string },
-  ): Promise<void>;
+    from: { status: SendStatus; owner?: string },
+    to: { status: SendStatus; reason?: string; at: string },
+  ): Promise<boolean>;
+  /** The message a `sending` or `in_doubt` row keeps. */
+  sendMessage(workflowId: string, stepId: string): Promise<StoredMessage | undefined>;
   sendsOf(customerId: string): Promise<SendRecord[]>;
+  /** Rows in one state across all customers, oldest change first (e.g. what is in doubt). */
+  sendsWithStatus(status: SendStatus, limit: number): Promise<SendRecord[]>;
 
   addSuppression(suppression: Suppression): Promise<void>;
   suppressionFor(addressHash: string): Promise<Suppression | undefined>;
@@ -157,6 +251,11 @@ export interface Store {
   setSegments(customerId: string, segmentIds: string[], at: string): Promise<{ entered: string[]; left: string[] }>;
   /** Every customer with a profile or an event, for the segment sweep. */
   customerIds(): Promise<string[]>;
+
+  /** Keeps the templates of a journey version (content hash); the first record of a version wins. */
+  recordJourneyVersion(version: { journeyId: string; version: string; templates: Record<string, string> }): Promise<void>;
+  /** The templates a journey version was started with; undefined for a version never recorded. */
+  journeyVersionTemplates(journeyId: string, version: string): Promise<Record<string, string> | undefined>;
 
   close(): Promise<void>;
 }

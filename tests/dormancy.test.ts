@@ -45,11 +45,10 @@ describe('dormancy', () => {
     const start = await now();
     // RFM windows are 90 days and dormancy starts at 60, so purchases 61 days old still
     // count at the day-7 step (68 days old): Hana spent 550 (monetary score 4), Carl 40 (1).
+    // Orders this old send no receipt (orderReceipt's trigger.maxAge).
     await order('hana', 300, start - 61 * DAY);
     await order('hana', 250, start - 61 * DAY);
     await order('carl', 40, start - 61 * DAY);
-    await t.mailbox.waitForCount(2, { to: 'hana@example.com' });
-    await t.mailbox.waitForCount(1, { to: 'carl@example.com' });
 
     await sweep();
     expect((await t.client.segmentsOf('hana')).map((s) => s.segmentId)).toContain('dormant60d');
@@ -107,7 +106,6 @@ describe('dormancy', () => {
   it('any activity ends the journey at once: leaving dormant60d is its goal', async () => {
     await t.client.upsertProfile({ customerId: 'gus', email: 'gus@example.com', attributes: {} });
     await order('gus', 60, (await now()) - 61 * DAY);
-    await t.mailbox.waitForCount(1, { to: 'gus@example.com' });
     await sweep();
     expect(await marketingArrived('gus@example.com', 1)).toEqual(['winBack']);
 

@@ -42,26 +42,26 @@ const window7d = '(2024-06-03T12:00:00.000Z to 2024-06-10T12:00:00.000Z)';
 const cases: [string, Rule, string][] = [
   ['eq', { attr: tier, op: 'eq', value: 'gold' }, 'yes: profile.attributes.tier eq "gold" — profile.attributes.tier is "gold"'],
   ['neq', { attr: tier, op: 'neq', value: 'gold' }, 'no: profile.attributes.tier neq "gold" — profile.attributes.tier is "gold"'],
-  ['gt', { attr: 'profile.attributes.orders', op: 'gt', value: 12 }, 'no: profile.attributes.orders gt 12 — profile.attributes.orders is 12'],
-  ['gte', { attr: 'profile.attributes.orders', op: 'gte', value: 12 }, 'yes: profile.attributes.orders gte 12 — profile.attributes.orders is 12'],
-  ['lt', { attr: 'event.properties.total', op: 'lt', value: 100 }, 'no: event.properties.total lt 100 — event.properties.total is 250'],
-  ['lte', { attr: 'event.properties.total', op: 'lte', value: 250 }, 'yes: event.properties.total lte 250 — event.properties.total is 250'],
-  ['a decimal string compares as a number', { attr: 'profile.attributes.spend', op: 'gte', value: 100 }, 'yes: profile.attributes.spend gte 100 — profile.attributes.spend is "149.90"'],
-  ['ordering text is no match', { attr: tier, op: 'gt', value: 1 }, 'no: profile.attributes.tier gt 1 — profile.attributes.tier is "gold", not a number'],
-  ['eq is strict: a ZIP code is not a number', { attr: 'profile.attributes.zip', op: 'eq', value: 2134 }, 'no: profile.attributes.zip eq 2134 — profile.attributes.zip is "02134"'],
-  ['in', { attr: tier, op: 'in', value: ['gold', 'platinum'] }, 'yes: profile.attributes.tier in ["gold","platinum"] — profile.attributes.tier is "gold"'],
-  ['contains (list)', { attr: 'profile.attributes.tags', op: 'contains', value: 'vip' }, 'yes: profile.attributes.tags contains "vip" — profile.attributes.tags is ["runner","vip"]'],
-  ['contains (text)', { attr: 'profile.attributes.name', op: 'contains', value: 'Love' }, 'yes: profile.attributes.name contains "Love" — profile.attributes.name is "Ada Lovelace"'],
-  ['matches', { attr: 'profile.email', op: 'matches', value: '@example\\.com$' }, 'yes: profile.email matches /@example\\.com$/ — profile.email is "ada@example.com"'],
-  ['exists', { attr: tier, op: 'exists' }, 'yes: profile.attributes.tier exists — profile.attributes.tier is "gold"'],
+  ['gt', { attr: 'profile.attributes.orders', op: 'gt', value: 12 }, 'no: profile.attributes.orders gt 12 — profile.attributes.orders is at most 12'],
+  ['gte', { attr: 'profile.attributes.orders', op: 'gte', value: 12 }, 'yes: profile.attributes.orders gte 12 — profile.attributes.orders is at least 12'],
+  ['lt', { attr: 'event.properties.total', op: 'lt', value: 100 }, 'no: event.properties.total lt 100 — event.properties.total is at least 100'],
+  ['lte', { attr: 'event.properties.total', op: 'lte', value: 250 }, 'yes: event.properties.total lte 250 — event.properties.total is at most 250'],
+  ['a decimal string compares as a number', { attr: 'profile.attributes.spend', op: 'gte', value: 100 }, 'yes: profile.attributes.spend gte 100 — profile.attributes.spend is at least 100'],
+  ['ordering text is no match', { attr: tier, op: 'gt', value: 1 }, 'no: profile.attributes.tier gt 1 — profile.attributes.tier is not a number'],
+  ['eq is strict: a ZIP code is not a number', { attr: 'profile.attributes.zip', op: 'eq', value: 2134 }, 'no: profile.attributes.zip eq 2134 — profile.attributes.zip is not 2134'],
+  ['in', { attr: tier, op: 'in', value: ['gold', 'platinum'] }, 'yes: profile.attributes.tier in ["gold","platinum"] — profile.attributes.tier is one of ["gold","platinum"]'],
+  ['contains (list)', { attr: 'profile.attributes.tags', op: 'contains', value: 'vip' }, 'yes: profile.attributes.tags contains "vip" — profile.attributes.tags contains "vip"'],
+  ['contains (text)', { attr: 'profile.attributes.name', op: 'contains', value: 'Love' }, 'yes: profile.attributes.name contains "Love" — profile.attributes.name contains "Love"'],
+  ['matches', { attr: 'profile.email', op: 'matches', value: '@example\\.com$' }, 'yes: profile.email matches /@example\\.com$/ — profile.email matches /@example\\.com$/'],
+  ['exists', { attr: tier, op: 'exists' }, 'yes: profile.attributes.tier exists — profile.attributes.tier is set'],
   ['exists: false on a missing attribute', { attr: 'profile.attributes.coupon', op: 'exists', value: false }, 'yes: profile.attributes.coupon does not exist — profile.attributes.coupon is missing'],
-  ['exists: false on null', { attr: 'profile.attributes.nickname', op: 'exists', value: false }, 'yes: profile.attributes.nickname does not exist — profile.attributes.nickname is null'],
-  ['after, now-relative', { attr: 'profile.attributes.lastLoginAt', op: 'after', value: { ago: '7d' } }, 'yes: profile.attributes.lastLoginAt after 7d ago — profile.attributes.lastLoginAt is "2024-06-07T12:00:00.000Z" (7d ago = 2024-06-03T12:00:00.000Z)'],
-  ['before, fixed date', { attr: 'profile.attributes.lastLoginAt', op: 'before', value: '2024-01-01' }, 'no: profile.attributes.lastLoginAt before "2024-01-01" — profile.attributes.lastLoginAt is "2024-06-07T12:00:00.000Z"'],
-  ['before, fromNow', { attr: 'profile.attributes.renewsAt', op: 'before', value: { fromNow: '3d' } }, 'yes: profile.attributes.renewsAt before 3d from now — profile.attributes.renewsAt is "2024-06-12T00:00:00Z" (3d from now = 2024-06-13T12:00:00.000Z)'],
-  ['within the last', { attr: 'profile.attributes.lastLoginAt', op: 'within', value: { last: '7d' } }, `yes: profile.attributes.lastLoginAt within the last 7d — profile.attributes.lastLoginAt is "2024-06-07T12:00:00.000Z" (the last 7d = 2024-06-03T12:00:00.000Z to 2024-06-10T12:00:00.000Z)`],
-  ['within the next', { attr: 'profile.attributes.renewsAt', op: 'within', value: { next: '1d' } }, 'no: profile.attributes.renewsAt within the next 1d — profile.attributes.renewsAt is "2024-06-12T00:00:00Z" (the next 1d = 2024-06-10T12:00:00.000Z to 2024-06-11T12:00:00.000Z)'],
-  ['a date op on text that is no date', { attr: tier, op: 'after', value: 'now' }, 'no: profile.attributes.tier after now — profile.attributes.tier is "gold", not a date'],
+  ['exists: false on null', { attr: 'profile.attributes.nickname', op: 'exists', value: false }, 'yes: profile.attributes.nickname does not exist — profile.attributes.nickname is empty'],
+  ['after, now-relative', { attr: 'profile.attributes.lastLoginAt', op: 'after', value: { ago: '7d' } }, 'yes: profile.attributes.lastLoginAt after 7d ago — profile.attributes.lastLoginAt is after 7d ago (2024-06-03T12:00:00.000Z)'],
+  ['before, fixed date', { attr: 'profile.attributes.lastLoginAt', op: 'before', value: '2024-01-01' }, 'no: profile.attributes.lastLoginAt before "2024-01-01" — profile.attributes.lastLoginAt is not before "2024-01-01"'],
+  ['before, fromNow', { attr: 'profile.attributes.renewsAt', op: 'before', value: { fromNow: '3d' } }, 'yes: profile.attributes.renewsAt before 3d from now — profile.attributes.renewsAt is before 3d from now (2024-06-13T12:00:00.000Z)'],
+  ['within the last', { attr: 'profile.attributes.lastLoginAt', op: 'within', value: { last: '7d' } }, `yes: profile.attributes.lastLoginAt within the last 7d — profile.attributes.lastLoginAt is within the last 7d ${window7d}`],
+  ['within the next', { attr: 'profile.attributes.renewsAt', op: 'within', value: { next: '1d' } }, 'no: profile.attributes.renewsAt within the next 1d — profile.attributes.renewsAt is not within the next 1d (2024-06-10T12:00:00.000Z to 2024-06-11T12:00:00.000Z)'],
+  ['a date op on text that is no date', { attr: tier, op: 'after', value: 'now' }, 'no: profile.attributes.tier after now — profile.attributes.tier is not a date'],
   ['missing attribute: eq', { attr: 'profile.attributes.coupon', op: 'eq', value: 'X' }, 'no: profile.attributes.coupon eq "X" — profile.attributes.coupon is missing'],
   ['missing attribute: neq never matches either', { attr: 'profile.attributes.coupon', op: 'neq', value: 'X' }, 'no: profile.attributes.coupon neq "X" — profile.attributes.coupon is missing'],
   ['missing attribute: not', { not: { attr: 'profile.attributes.coupon', op: 'eq', value: 'X' } }, 'yes: not (profile.attributes.coupon eq "X")\n  no: profile.attributes.coupon eq "X" — profile.attributes.coupon is missing'],
@@ -90,8 +90,8 @@ const cases: [string, Rule, string][] = [
   ['exact count with a numeric filter', { event: { type: 'order.completed', where: [{ attr: 'properties.total', op: 'gte', value: 50 }], count: { eq: 1 } } }, 'yes: order.completed where properties.total gte 50 exactly once ever — 1 matching order.completed event up to 2024-06-10T12:00:00.000Z'],
   ['segment member', { segment: 'vip' }, 'yes: in segment "vip" — segments are ["vip","runners"]'],
   ['segment non-member', { segment: 'dormant' }, 'no: in segment "dormant" — segments are ["vip","runners"]'],
-  ['rfm value', { attr: 'rfm.recencyDays', op: 'gt', value: 30 }, 'yes: rfm.recencyDays gt 30 — rfm.recencyDays is 45'],
-  ['rfm score', { attr: 'rfm.monetaryScore', op: 'gte', value: 3 }, 'no: rfm.monetaryScore gte 3 — rfm.monetaryScore is 2'],
+  ['rfm value', { attr: 'rfm.recencyDays', op: 'gt', value: 30 }, 'yes: rfm.recencyDays gt 30 — rfm.recencyDays is more than 30'],
+  ['rfm score', { attr: 'rfm.monetaryScore', op: 'gte', value: 3 }, 'no: rfm.monetaryScore gte 3 — rfm.monetaryScore is less than 3'],
   [
     'nested AND / OR / NOT',
     { all: [{ attr: tier, op: 'eq', value: 'gold' }, { any: [{ segment: 'dormant' }, { not: { event: { type: 'order.completed', within: '30d' } } }] }] },
@@ -111,7 +111,7 @@ const cases: [string, Rule, string][] = [
       'no: any of (all of (in segment "vip", profile.attributes.orders lt 5), profile.attributes.coupon exists)',
       '  no: all of (in segment "vip", profile.attributes.orders lt 5)',
       '    yes: in segment "vip" — segments are ["vip","runners"]',
-      '    no: profile.attributes.orders lt 5 — profile.attributes.orders is 12',
+      '    no: profile.attributes.orders lt 5 — profile.attributes.orders is at least 5',
       '  no: profile.attributes.coupon exists — profile.attributes.coupon is missing',
     ].join('\n'),
   ],
@@ -121,6 +121,39 @@ describe('rule evaluation', () => {
   it.each(cases)('%s', (_name, rule, expected) => {
     expect(ruleSchema.parse(rule)).toEqual(rule);
     expect(explain(evaluateRule(rule, facts))).toBe(expected);
+  });
+
+  it('a trace names the attribute and the rule\'s own constant, never the customer\'s email address, phone number or other profile value', () => {
+    const customer: RuleFacts = {
+      now,
+      profile: { customerId: 'ada', email: 'ada.lovelace@example.com', attributes: { phone: '+44 20 7946 0958', postcode: 'NW1 6XE', orders: 7, lastLoginAt: ago('3d') } },
+    };
+    const email = 'profile.email';
+    const phone = 'profile.attributes.phone';
+    const rules: Rule[] = [
+      { attr: email, op: 'matches', value: '@example\\.com$' },
+      { attr: email, op: 'matches', value: '@shop\\.example$' },
+      { attr: email, op: 'eq', value: 'ceo@shop.example' },
+      { attr: email, op: 'neq', value: 'ceo@shop.example' },
+      { attr: email, op: 'in', value: ['a@shop.example', 'b@shop.example'] },
+      { attr: email, op: 'contains', value: 'lovelace' },
+      { attr: email, op: 'exists' },
+      { attr: email, op: 'gt', value: 3 },
+      { attr: email, op: 'before', value: 'now' },
+      { attr: phone, op: 'matches', value: '^\\+1' },
+      { attr: phone, op: 'eq', value: '+1 555 0100' },
+      { attr: phone, op: 'contains', value: '7946' },
+      { attr: phone, op: 'within', value: { last: '7d' } },
+      { attr: 'profile.attributes.postcode', op: 'in', value: ['SW1A 1AA'] },
+      { attr: 'profile.attributes.orders', op: 'lt', value: 5 },
+      { attr: 'profile.attributes.lastLoginAt', op: 'after', value: '2024-01-01' },
+    ];
+    const traces = JSON.stringify(rules.map((rule) => evaluateRule(rule, customer)));
+    for (const value of ['ada.lovelace@example.com', 'ada.lovelace', '+44 20 7946 0958', '0958', 'NW1 6XE', ago('3d')]) expect(traces).not.toContain(value);
+    expect(explain(evaluateRule(rules[0], customer))).toBe('yes: profile.email matches /@example\\.com$/ — profile.email matches /@example\\.com$/');
+    expect(explain(evaluateRule(rules[10], customer))).toBe('no: profile.attributes.phone eq "+1 555 0100" — profile.attributes.phone is not "+1 555 0100"');
+    // The rule's own constant may be shown, even where it is part of the customer's value.
+    expect(explain(evaluateRule(rules[11], customer))).toBe('yes: profile.attributes.phone contains "7946" — profile.attributes.phone contains "7946"');
   });
 
   it('"viewed product X 3+ times in 7 days" holds from the third view until the first view is 7 days old', () => {
@@ -160,7 +193,7 @@ describe('decide', () => {
     expect(later.trace.map((t) => t.matched)).toEqual([false, true]);
     const none = decide(offers, { ...facts, segments: [], rfm: computeRfm([], now) });
     expect(none).toMatchObject({ choice: 'content', chosenBy: 'fallback' });
-    expect(explain(none.trace[1])).toBe('no: bigSpender: rfm.monetary90d gte 50 — rfm.monetary90d is 0');
+    expect(explain(none.trace[1])).toBe('no: bigSpender: rfm.monetary90d gte 50 — rfm.monetary90d is less than 50');
   });
 
   it('names the facts a rule set reads and refuses to decide without them', () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CustomerEvent, Profile } from '../domain/customer';
 import { migrate, migrations } from '../store/migrations';
 import { openSqliteStore } from '../store/sqlite';
-import type { SendKey, Store } from '../store/types';
+import type { SendClaim, SendKey, Store } from '../store/types';
 
 let dir: string;
 let file: string;
@@ -78,20 +78,27 @@ describe('profiles', () => {
 });
 
 describe('events', () => {
-  it('keeps the first copy of a duplicate id and reports whether it was routed', async () => {
+  it('keeps the first copy of a duplicate id, reports whether it was routed and how a copy under the same id differs', async () => {
     const store = open();
     expect(await store.recordEvent(event('e1', '2025-01-01T10:00:00Z', { cartId: 'A' }))).toEqual({
       firstSeen: true,
       routed: false,
     });
     // A retry before routing finished: the caller must route it again.
-    expect(await store.recordEvent(event('e1', '2025-01-01T11:00:00Z', { cartId: 'B' }))).toEqual({
+    expect(await store.recordEvent(event('e1', '2025-01-01T11:00:00+01:00', { cartId: 'A' }))).toEqual({
       firstSeen: false,
       routed: false,
     });
+    expect(await store.recordEvent(event('e1', '2025-01-01T11:00:00Z', { cartId: 'B' }))).toEqual({
+      firstSeen: false,
+      routed: false,
+      differsIn: ['properties', 'occurredAt'],
+    });
+    // Without the sender's occurredAt, the arrival time stood in for it: not compared.
+    expect(await store.recordEvent(event('e1', '2025-01-01T12:00:00Z', { cartId: 'A' }), { occurredAtGiven: false })).toEqual({ firstSeen: false, routed: false });
 
     await store.markEventRouted('e1');
-    expect(await store.recordEvent(event('e1', '2025-01-01T12:00:00Z'))).toEqual({ firstSeen: false, routed: true });
+    expect(await store.recordEvent(event('e1', '2025-01-01T10:00:00Z', { cartId: 'A' }))).toEqual({ firstSeen: false, routed: true });
 
     expect(await store.eventsOf('c1')).toEqual([event('e1', '2025-01-01T10:00:00Z', { cartId: 'A' })]);
   });
@@ -162,41 +169,84 @@ describe('send ledger', () => {
     journeyId: 'cartAbandonment',
     topic: 'marketing',
   };
+  const message = { envelope: { from: 'shop@example.com', to: ['ada@example.com'] }, raw: Buffer.from('Subject: hi\r\n\r\nhello') };
+  const claimBy = (owner: string, at: string, overrides: Partial<SendClaim> = {}): SendClaim => ({
+    workflowId: key.workflowId,
+    stepId: key.stepId,
+    from: 'reserved',
+    owner,
+    at,
+    template: 'reminder-gold',
+    messageId: '<m1@journeys>',
+    message,
+    recheck: { consent: [{ topic: 'marketing', unrecorded: 'granted' }], addressHash: 'hash-of-ada' },
+    ...overrides,
+  });
 
   it('hands a retried attempt the row its first attempt left', async () => {
     const store = open();
     const first = await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    expect(first.record).toEqual({ ...key, status: 'reserved', createdAt: '2025-01-01T10:00:00.000Z', updatedAt: '2025-01-01T10:00:00.000Z' });
+    expect(first.record).toEqual({ ...key, transactional: false, status: 'reserved', createdAt: '2025-01-01T10:00:00.000Z', updatedAt: '2025-01-01T10:00:00.000Z' });
 
-    await store.updateSend(key.workflowId, key.stepId, { status: 'sending', template: 'reminder-gold', at: '2025-01-01T10:00:01.000Z' });
-    await store.updateSend(key.workflowId, key.stepId, { status: 'sent', messageId: '<m1@journeys>', at: '2025-01-01T10:00:02.000Z' });
+    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z'))).toEqual({ status: 'claimed' });
+    expect(await store.sendMessage(key.workflowId, key.stepId)).toEqual(message);
+    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: 'run/1#1' }, { status: 'sent', at: '2025-01-01T10:00:02.000Z' })).toBe(true);
 
     // The activity is retried (e.g. the worker died before reporting success).
     const retried = await store.reserveSend(key, '2025-01-01T10:05:00.000Z');
     expect(retried.record).toEqual({
       ...key,
+      transactional: false,
       status: 'sent',
       template: 'reminder-gold',
       messageId: '<m1@journeys>',
+      owner: 'run/1#1',
       createdAt: '2025-01-01T10:00:00.000Z',
       updatedAt: '2025-01-01T10:00:02.000Z',
     });
+    // Once sent, the message is not kept.
+    expect(await store.sendMessage(key.workflowId, key.stepId)).toBeUndefined();
   });
 
-  it('replaces the reason on each update and lists a customer’s sends by creation time', async () => {
+  it('lets one of two racing attempts claim the row, and only the owner settle it', async () => {
     const store = open();
-    await store.reserveSend({ ...key, stepId: 'reminder2' }, '2025-01-02T10:00:00.000Z');
     await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    await store.updateSend(key.workflowId, key.stepId, { status: 'in_doubt', reason: 'connection lost after DATA', at: '2025-01-01T10:00:01.000Z' });
-    await store.updateSend(key.workflowId, key.stepId, { status: 'sent', at: '2025-01-01T10:00:02.000Z' });
+    const [a, b] = await Promise.all([store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z')), store.claimSend(claimBy('run/1#2', '2025-01-01T10:00:01.000Z'))]);
+    expect([a.status, b.status].sort()).toEqual(['claimed', 'lost']);
+    const owner = a.status === 'claimed' ? 'run/1#1' : 'run/1#2';
+    const other = owner === 'run/1#1' ? 'run/1#2' : 'run/1#1';
 
-    const sends = await store.sendsOf('c1');
-    expect(sends.map((s) => [s.stepId, s.status])).toEqual([
-      ['reminder1', 'sent'],
-      ['reminder2', 'reserved'],
-    ]);
-    expect(sends[0].reason).toBeUndefined();
-    await expect(store.updateSend('nope', 'x', { status: 'sent', at: '2025-01-01T00:00:00.000Z' })).rejects.toThrow(/reserve it/);
+    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: other }, { status: 'sent', at: '2025-01-01T10:00:02.000Z' })).toBe(false);
+    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner }, { status: 'in_doubt', reason: 'no reply', at: '2025-01-01T10:00:02.000Z' })).toBe(true);
+    // In doubt, the message stays for an operator's resend; a late reply to its owner still settles it.
+    expect(await store.sendMessage(key.workflowId, key.stepId)).toEqual(message);
+    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'in_doubt', owner }, { status: 'sent', at: '2025-01-01T10:00:03.000Z' })).toBe(true);
+    expect((await store.sendRecord(key.workflowId, key.stepId))?.status).toBe('sent');
+  });
+
+  it('re-checks consent and suppression in the claim, turning the row skipped', async () => {
+    const store = open();
+    await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
+    await store.recordConsent({ customerId: 'c1', topic: 'all', status: 'withdrawn', source: 'test', at: '2025-01-01T10:00:00.500Z' });
+    const recheck = { consent: [{ topic: 'all', unrecorded: 'granted' as const }, { topic: 'marketing', unrecorded: 'granted' as const }], addressHash: 'hash-of-ada' };
+    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z', { recheck }))).toEqual({ status: 'skipped', reason: 'consent_withdrawn' });
+    expect(await store.sendRecord(key.workflowId, key.stepId)).toMatchObject({ status: 'skipped', reason: 'consent_withdrawn' });
+
+    const other = { ...key, stepId: 'reminder2' };
+    await store.reserveSend(other, '2025-01-01T10:00:00.000Z');
+    await store.addSuppression({ addressHash: 'hash-of-ada', reason: 'bounce', source: 'test', at: '2025-01-01T10:00:00.000Z' });
+    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z', { stepId: 'reminder2', recheck: { consent: [], addressHash: 'hash-of-ada' } }))).toEqual({ status: 'skipped', reason: 'suppressed: bounce' });
+  });
+
+  it('counts a send in doubt against the frequency cap', async () => {
+    const store = open();
+    const limit = { max: 1, windowMs: 24 * 3600_000, label: '1 per 24h' };
+    await store.reserveSend(key, '2025-01-01T10:00:00.000Z', [limit]);
+    await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z'));
+    await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: 'run/1#1' }, { status: 'in_doubt', reason: 'no reply', at: '2025-01-01T10:00:02.000Z' });
+    const next = await store.reserveSend({ ...key, workflowId: 'onboarding:c1' }, '2025-01-01T12:00:00.000Z', [limit]);
+    expect(next.capped).toEqual({ limit: '1 per 24h', until: '2025-01-02T10:00:00.000Z' });
+    expect((await store.sendsWithStatus('in_doubt', 10)).map((s) => s.workflowId)).toEqual([key.workflowId]);
   });
 });
 
@@ -216,7 +266,8 @@ describe('one file shared by two processes', () => {
 
     const key: SendKey = { workflowId: 'w', stepId: 's', customerId: 'c1', journeyId: 'j', topic: 'marketing' };
     await cli.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    await cli.updateSend('w', 's', { status: 'sending', at: '2025-01-01T10:00:01.000Z' });
+    const claim = { workflowId: 'w', stepId: 's', from: 'reserved' as const, owner: 'cli', at: '2025-01-01T10:00:01.000Z', messageId: '<m@j>' };
+    await cli.claimSend({ ...claim, message: { envelope: { from: 'a@example.com', to: ['b@example.com'] }, raw: Buffer.from('x') }, recheck: { consent: [], addressHash: 'h' } });
     expect((await server.reserveSend(key, '2025-01-01T10:01:00.000Z')).record).toMatchObject({ status: 'sending' });
   });
 

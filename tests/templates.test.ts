@@ -68,9 +68,38 @@ describe('templates', () => {
     );
   });
 
+  it('keeps an apostrophe in the subject as written, while the HTML escapes it once', async () => {
+    const email = await renderer.render('dormancy/winBack', { profile: profile({ firstName: "D'Arcy" }), event: cartEvent(), unsubscribeUrl });
+    expect(email.subject).toBe("We miss you, D'Arcy");
+    expect(email.html).toContain('<title>We miss you, D&#39;Arcy</title>');
+    expect(email.html).toContain('Hi D&#39;Arcy,');
+    expect(email.text).toContain("Hi D'Arcy,");
+  });
+
+  it('renders subject and preheader as plain text: O\'Brien and <3 read as written, and the HTML carries them escaped, not twice', async () => {
+    const own = createTemplateRenderer({
+      ...loadCatalogue().templates,
+      'x/family': [
+        '---',
+        'subject: For the {{ profile.attributes.lastName }} family <3',
+        'preheader: {{ profile.attributes.lastName }} & co, this one is yours',
+        '---',
+        '{% layout "_layouts/email" %}{% block content %}<p>Dear {{ profile.attributes.lastName }}</p>{% endblock %}',
+      ].join('\n'),
+    });
+    const email = await own.render('x/family', { profile: profile({ lastName: "O'Brien" }), event: cartEvent(), unsubscribeUrl });
+    expect(email.subject).toBe("For the O'Brien family <3");
+    expect(email.preheader).toBe("O'Brien & co, this one is yours");
+    expect(email.html).toContain('<title>For the O&#39;Brien family &lt;3</title>');
+    expect(email.html).toContain('O&#39;Brien &amp; co, this one is yours</div>');
+    expect(email.html).toContain('<p>Dear O&#39;Brien</p>');
+    expect(email.html).not.toContain('&amp;#39;');
+  });
+
   it('fails the render on an unknown variable instead of sending an empty string', async () => {
     const strict = createTemplateRenderer({ 'x/hello': '---\nsubject: Hi\n---\n<p>Your code is {{ couponCode }}</p>' });
     await expect(strict.render('x/hello', { profile: profile(), event: cartEvent(), unsubscribeUrl })).rejects.toThrow(TemplateError);
     await expect(strict.render('x/hello', { profile: profile(), event: cartEvent(), unsubscribeUrl })).rejects.toThrow(/undefined variable: couponCode/);
+    await expect(strict.render('x/hello', { profile: profile(), event: cartEvent(), unsubscribeUrl })).rejects.toMatchObject({ undefinedVariable: 'couponCode' });
   });
 });

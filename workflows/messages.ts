@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ConsentStatus, CustomerEvent } from '../domain/customer';
 import type { JourneyDefinition, JourneyStatus } from '../domain/journey';
+import { readPath } from '../domain/path';
 
 export interface JourneyInput {
   definition: JourneyDefinition;
@@ -20,6 +21,76 @@ export interface JourneyInput {
    * frequency cap is not (the cap is checked on Temporal's clock, so it would only retry early).
    */
   waitScale: number;
+  /** Set when the run continues an earlier run of the journey (continue-as-new), with where that run was. */
+  resume?: JourneyResume;
+}
+
+/**
+ * What a journey carries into the run it continues as once its history grows long: enough
+ * to go on exactly where it was. Every list is bounded, so the carried input stays small.
+ */
+export interface JourneyResume {
+  /** The step it was in. */
+  step: string;
+  /** The wait that step was in, if any: the new run waits until the same instant. */
+  wait?: PendingWait;
+  /** The entry event as last updated; `JourneyInput.entryEvent` stays the first, which keys the sends of a re-entrant journey. */
+  entryEvent: CustomerEvent;
+  history: StepRecord[];
+  variants?: Record<string, string>;
+  story: string[];
+  /** The latest event ids seen, so a repeated signal stays a no-op across runs. */
+  seenEventIds: string[];
+  /** Events received for the waitFor step in progress. */
+  received: CustomerEvent[];
+}
+
+/** A wait in progress. */
+export interface PendingWait {
+  /** When it ends (ISO-8601). */
+  wakeAt: string;
+  /** Its timer's summary in the Temporal UI. */
+  summary: string;
+  /** What the step learned before waiting and needs after it (a resolved date's outcome, a deferral's reason). */
+  facts?: Record<string, string>;
+}
+
+/**
+ * The run's summary in the Temporal UI. A run that continues as new loses its static summary
+ * (neither the SDK nor the server carries it over), so the continued run heads its current
+ * details with it instead.
+ */
+export function journeySummary({ definition, customerId, entryKey, version }: Pick<JourneyInput, 'definition' | 'customerId' | 'entryKey' | 'version'>): string {
+  return `${definition.name} for customer ${customerId}${entryKey ? ` (${definition.trigger.entryKey} ${entryKey})` : ''}, version ${version}`;
+}
+
+/**
+ * The event as a running journey holds it: id, type, customer, time, and only the properties
+ * the interpreter reads (the entry key, the `where` of waitFor steps). Activities that need
+ * the rest (templates, rules, event dates) load the event by id (activities/entryEvent.ts),
+ * so a journey's history stays small however large the events are.
+ */
+export function slimEvent(definition: JourneyDefinition, event: CustomerEvent): CustomerEvent {
+  const slim: CustomerEvent = { id: event.id, type: event.type, customerId: event.customerId, occurredAt: event.occurredAt, properties: {} };
+  const paths = [
+    ...(definition.trigger.entryKey ? [definition.trigger.entryKey] : []),
+    ...definition.steps.flatMap((step) => (step.kind === 'waitFor' ? (step.where ?? []).map((comparison) => comparison.attr) : [])),
+  ];
+  for (const path of paths) {
+    const value = readPath(event, path);
+    if (value !== undefined) writePath(slim, path, value);
+  }
+  return slim;
+}
+
+function writePath(target: object, path: string, value: unknown) {
+  const parts = path.split('.');
+  let node = target as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    if (node[part] === null || typeof node[part] !== 'object') node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
 }
 
 export interface StepRecord {

@@ -8,10 +8,13 @@ import type { JourneyStatus, Step, StepOf } from '../domain/journey';
 import { eventMatches, nextStepId } from '../domain/journeyFlow';
 import { assignVariant, fnv1a32 } from '../domain/split';
 import type { createActivities, SendStepResult } from '../activities';
-import type { JourneyInput, JourneyState } from './messages';
+import type { JourneyInput, JourneyState, PendingWait } from './messages';
 
 const { sendStep } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '1 minute',
+  // Above the SMTP client's own timeouts (activities/smtp.ts), so an attempt ends itself first;
+  // the heartbeat notices a dead worker sooner.
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '20 seconds',
   // SMTP faults retry with backoff for up to a day; the send ledger makes retries safe.
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
@@ -29,7 +32,7 @@ export interface Run {
   state: JourneyState;
   /** The entry event as last updated by a newer trigger event. */
   entryEvent(): CustomerEvent;
-  /** Events received by signal that were neither triggers nor goals, in arrival order. */
+  /** Events received by signal that a waitFor step could match, in arrival order (the latest few). */
   received: CustomerEvent[];
   sameEntry(event: CustomerEvent): boolean;
   ended(): boolean;
@@ -37,8 +40,16 @@ export interface Run {
   /** Adds a line to the story in the run's current details (or just refreshes it). */
   tell(line?: string): void;
   record(step: Step, outcome: string): void;
-  /** Waits `ms` unless the journey ends first or `also` turns true; true when the full time passed. */
-  waitUnlessEnded(ms: number, summary: string, also?: () => boolean): Promise<boolean>;
+  /**
+   * Waits until `wait.wakeAt` unless the journey ends first or `also` turns true; true when
+   * the full time passed. A run whose history has grown long continues as new from here.
+   */
+  waitUnlessEnded(wait: PendingWait, also?: () => boolean): Promise<boolean>;
+  /**
+   * In a run continued as new during this step's wait: that wait, once. The step then goes
+   * straight back to waiting, without redoing what it did before (activities, records).
+   */
+  resumedWait(step: Step): PendingWait | undefined;
 }
 
 export function runStep(run: Run, step: Step): Promise<string | undefined> {
@@ -62,10 +73,12 @@ export function runStep(run: Run, step: Step): Promise<string | undefined> {
 }
 
 const scaleNote = (run: Run) => (run.input.waitScale === 1 ? '' : ` (demo: ${run.input.waitScale}× faster)`);
+const isoIn = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 async function waitDuration(run: Run, step: StepOf<'wait'>, duration: string) {
   const next = nextStepId(run.input.definition, step);
-  const passed = await run.waitUnlessEnded(parseDuration(duration) / run.input.waitScale, `wait ${duration} before ${next}${scaleNote(run)}`);
+  const wait = run.resumedWait(step) ?? { wakeAt: isoIn(parseDuration(duration) / run.input.waitScale), summary: `wait ${duration} before ${next}${scaleNote(run)}` };
+  const passed = await run.waitUnlessEnded(wait);
   run.record(step, passed ? `waited ${duration}` : 'interrupted');
   return next;
 }
@@ -77,39 +90,53 @@ async function waitDuration(run: Run, step: StepOf<'wait'>, duration: string) {
  * of its dates (a moved delivery date) resolves the wait again.
  */
 async function waitUntil(run: Run, step: StepOf<'wait'>) {
-  const { definition, customerId, waitScale } = run.input;
-  const next = nextStepId(definition, step);
+  const next = nextStepId(run.input.definition, step);
   const watchesEvent = step.until?.attribute.startsWith('event.') ?? false;
   for (;;) {
     const event = run.entryEvent();
-    const target = await resolveWait.executeWithOptions({ summary: `resolve wait ${step.id}` }, [
-      { customerId, until: step.until, at: step.at, event, defaultTimezone: definition.defaultTimezone, from: new Date().toISOString() },
-    ]);
-    const note = target.note ? ` (${target.note})` : '';
-    if (target.until === undefined || Date.parse(target.until) <= Date.now()) {
-      const why = target.until === undefined ? target.note : `${target.label} is in the past`;
-      run.record(step, `continued at once: ${why}`);
-      run.tell(`${step.id}: ${why}; continued at once to ${next}`);
-      return next;
-    }
-    // Dates from attributes stay out of the summary (a birthday is personal data); a local time's instant does not.
-    const when = step.at ? `${target.label} (${utcLabel(new Date(target.until))})` : target.label;
-    const ms = (Date.parse(target.until) - Date.now()) / waitScale;
-    const passed = await run.waitUnlessEnded(ms, `wait until ${when} before ${next}${scaleNote(run)}`, () => watchesEvent && run.entryEvent() !== event);
+    const wait = run.resumedWait(step) ?? (await resolveUntil(run, step, next, event));
+    if (!wait) return next;
+    const passed = await run.waitUnlessEnded(wait, () => watchesEvent && run.entryEvent() !== event);
     if (passed || run.ended()) {
-      run.record(step, passed ? `waited until ${target.until}${note}` : 'interrupted');
+      run.record(step, passed ? `waited until ${wait.facts?.until}` : 'interrupted');
       return next;
     }
     run.tell(`${step.id}: a newer ${event.type} arrived; resolving ${step.until?.attribute} again`);
   }
 }
 
+/** The wait until a date or local time, resolved by an activity; undefined (and recorded) when the journey goes on at once. */
+async function resolveUntil(run: Run, step: StepOf<'wait'>, next: string | undefined, event: CustomerEvent): Promise<PendingWait | undefined> {
+  const { definition, customerId, waitScale } = run.input;
+  const target = await resolveWait.executeWithOptions({ summary: `resolve wait ${step.id}` }, [
+    { customerId, until: step.until, at: step.at, event, defaultTimezone: definition.defaultTimezone, from: new Date().toISOString() },
+  ]);
+  if (target.until === undefined || Date.parse(target.until) <= Date.now()) {
+    const why = target.until === undefined ? target.note : `${target.label} is in the past`;
+    run.record(step, `continued at once: ${why}`);
+    run.tell(`${step.id}: ${why}; continued at once to ${next}`);
+    return undefined;
+  }
+  // Dates from attributes stay out of summaries and outcomes (a birthday is personal data); a local time's instant does not.
+  const when = step.at ? `${target.label} (${utcLabel(new Date(target.until))})` : target.label;
+  return {
+    wakeAt: isoIn((Date.parse(target.until) - Date.now()) / waitScale),
+    summary: `wait until ${when} before ${next}${scaleNote(run)}`,
+    facts: { until: `${when}${target.note ? ` (${target.note})` : ''}` },
+  };
+}
+
 async function waitFor(run: Run, step: StepOf<'waitFor'>) {
-  const from = run.received.length;
+  const resumed = run.resumedWait(step);
+  // Only events that arrive while the step waits count.
+  if (!resumed) run.received.splice(0);
   const matching = () =>
-    run.received.slice(from).find((event) => event.type === step.event && (!step.matchEntryKey || run.sameEntry(event)) && eventMatches(event, step.where, new Date().toISOString()));
-  const scaled = parseDuration(step.timeout) / run.input.waitScale;
-  await run.waitUnlessEnded(scaled, `wait up to ${step.timeout} for ${step.event}${step.where ? ' (matching)' : ''}${scaleNote(run)}`, () => matching() !== undefined);
+    run.received.find((event) => event.type === step.event && (!step.matchEntryKey || run.sameEntry(event)) && eventMatches(event, step.where, new Date().toISOString()));
+  const wait = resumed ?? {
+    wakeAt: isoIn(parseDuration(step.timeout) / run.input.waitScale),
+    summary: `wait up to ${step.timeout} for ${step.event}${step.where ? ' (matching)' : ''}${scaleNote(run)}`,
+  };
+  await run.waitUnlessEnded(wait, () => matching() !== undefined);
   const arrived = matching();
   const next = arrived ? step.onEvent : step.onTimeout;
   run.record(step, arrived ? `${step.event} arrived (${arrived.id})` : `no ${step.event} within ${step.timeout}`);
@@ -152,47 +179,57 @@ async function send(run: Run, step: StepOf<'send'>) {
 }
 
 async function sendOnce(run: Run, step: StepOf<'send'>): Promise<string> {
-  const { definition, customerId } = run.input;
   for (;;) {
-    let result: SendStepResult;
-    try {
-      result = await sendStep.executeWithOptions({ summary: `send ${step.id}` }, [
-        {
-          journeyId: definition.id,
-          topic: definition.topic,
-          transactional: definition.transactional,
-          whenCapped: step.whenCapped,
-          defaultTimezone: definition.defaultTimezone,
-          customerId,
-          stepId: ledgerStepId(run, step),
-          template: step.template,
-          event: run.entryEvent(),
-        },
-      ]);
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      run.tell(`${step.id} failed: ${err.cause?.message ?? err.message}`);
-      return `failed: ${err.cause?.message ?? err.message}`;
-    }
-    switch (result.status) {
-      case 'sent':
-        run.tell(`Sent ${step.id} (template ${result.template}, chosen by ${result.chosenBy})`);
-        return `sent ${result.template}`;
-      case 'deferred': {
-        run.record(step, `deferred until ${result.until}: ${result.reason}`);
-        run.tell(`${step.id} deferred until ${result.until}: ${result.reason}`);
-        const passed = await run.waitUnlessEnded(Math.max(0, Date.parse(result.until) - Date.now()), `wait until ${result.until} (${result.reason}) before ${step.id}`);
-        if (!passed) return `not sent: ended while deferred (${result.reason})`;
-        continue;
+    const outcome = run.resumedWait(step) ?? (await attemptSend(run, step));
+    if (typeof outcome === 'string') return outcome;
+    const passed = await run.waitUnlessEnded(outcome);
+    if (!passed) return `not sent: ended while deferred (${outcome.facts?.reason})`;
+  }
+}
+
+const EMAIL_ADDRESS = /[^\s<>()[\]"',;:]+@[^\s<>()[\]"',;:]+/g;
+
+/** One attempt of the send activity: the step's outcome, or the wait a deferral asks for before the next attempt. */
+async function attemptSend(run: Run, step: StepOf<'send'>): Promise<string | PendingWait> {
+  const { definition, customerId } = run.input;
+  let result: SendStepResult;
+  try {
+    result = await sendStep.executeWithOptions({ summary: `send ${step.id}` }, [
+      {
+        journeyId: definition.id,
+        topic: definition.topic,
+        transactional: definition.transactional,
+        whenCapped: step.whenCapped,
+        defaultTimezone: definition.defaultTimezone,
+        customerId,
+        stepId: ledgerStepId(run, step),
+        version: run.input.version,
+        template: step.template,
+        event: run.entryEvent(),
+      },
+    ]);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    // SMTP replies name the recipient ("5.1.1 <ada@example.com>: no such user"); the story and the step history must not.
+    const why = (err.cause?.message ?? err.message).replace(EMAIL_ADDRESS, '[address]');
+    run.tell(`${step.id} failed: ${why}`);
+    return `failed: ${why}`;
+  }
+  switch (result.status) {
+    case 'sent':
+      run.tell(`Sent ${step.id} (template ${result.template}, chosen by ${result.chosenBy})`);
+      return `sent ${result.template}`;
+    case 'deferred':
+      run.record(step, `deferred until ${result.until}: ${result.reason}`);
+      run.tell(`${step.id} deferred until ${result.until}: ${result.reason}`);
+      return { wakeAt: result.until, summary: `wait until ${result.until} (${result.reason}) before ${step.id}`, facts: { reason: result.reason } };
+    case 'skipped':
+      if (result.reason === 'consent_withdrawn') {
+        run.end('opted_out', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
+      } else {
+        run.tell(`${step.id} skipped: ${result.reason}`);
       }
-      case 'skipped':
-        if (result.reason === 'consent_withdrawn') {
-          run.end('opted_out', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
-        } else {
-          run.tell(`${step.id} skipped: ${result.reason}`);
-        }
-        return `skipped: ${result.reason}`;
-    }
+      return `skipped: ${result.reason}`;
   }
 }
 

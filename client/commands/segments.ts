@@ -4,6 +4,7 @@ import { customerId as customerIdSchema } from '../../domain/customer';
 import { parseInput } from '../errors';
 import type { CliDeps } from '../cli';
 import type { CustomerSegment } from '../segmentTracker';
+import { table } from './table';
 
 /** `journeys segments <customerId>`: the customer's segments with the time they entered each. */
 export function registerSegmentsCommand(program: Command, deps: CliDeps): void {
@@ -24,7 +25,5 @@ export function registerSegmentsCommand(program: Command, deps: CliDeps): void {
 }
 
 function segmentTable(segments: CustomerSegment[]): string {
-  const rows = [['SEGMENT', 'NAME', 'ENTERED AT'], ...segments.map((s) => [s.segmentId, s.name, s.enteredAt])];
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+  return table([['SEGMENT', 'NAME', 'ENTERED AT'], ...segments.map((s) => [s.segmentId, s.name, s.enteredAt])]);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { simpleParser } from 'mailparser';
-import nodemailer from 'nodemailer';
+import { createSmtpMailer } from '../../activities/smtp';
 import type { Profile } from '../../domain/customer';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
 import type { Catalogue, CatalogueJourney } from '../../journeys';
@@ -95,11 +95,12 @@ export async function simulate(catalogue: Catalogue, journeyId: string, profile:
       workflowBundle: await bundle,
       deps: createActivityDeps({
         store,
-        mailer: nodemailer.createTransport(`smtp://127.0.0.1:${outbox.port}`),
+        mailer: createSmtpMailer({ url: `smtp://127.0.0.1:${outbox.port}` }),
         catalogue,
         config: { mailFrom: 'Simulation <simulate@journeys.invalid>', consent: { optInTopics: [] }, frequencyCaps: [], quietHours: undefined, defaultTimezone: 'UTC' },
         unsubscribe,
         sweepSegments: (now) => client.sweepSegments(now),
+        routePendingEvents: (now) => client.routePendingEvents(now),
       }),
     });
 

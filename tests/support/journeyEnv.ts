@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import nodemailer from 'nodemailer';
+import { createSmtpMailer } from '../../activities/smtp';
 import { JourneyClient } from '../../client/journeyClient';
 import { consentDefault, type Config } from '../../domain/config';
 import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
@@ -47,18 +47,26 @@ export function requiredEnv(name: string): string {
 
 /** Test-only faults injected into the real store, to stand for a crash at a chosen point. */
 export interface Faults {
-  /** Fail this many `sent` ledger updates, as a worker that dies right after SMTP accepted would. */
+  /** Fail this many `sent` ledger updates, as a worker that dies right after the SMTP server accepted would. */
   failAfterSmtpAccepted: number;
+  /** Fail this many attempts right after `sent` is recorded, as a worker that dies before reporting to Temporal would. */
+  failAfterSentRecorded: number;
 }
 
 function withFaults(store: Store, faults: Faults): Store {
   return Object.assign(Object.create(store) as Store, {
-    async updateSend(...args: Parameters<Store['updateSend']>) {
-      if (args[2].status === 'sent' && faults.failAfterSmtpAccepted > 0) {
+    async moveSend(...args: Parameters<Store['moveSend']>) {
+      const sent = args[3].status === 'sent';
+      if (sent && faults.failAfterSmtpAccepted > 0) {
         faults.failAfterSmtpAccepted--;
         throw new Error('worker lost after SMTP accepted the message');
       }
-      return store.updateSend(...args);
+      const moved = await store.moveSend(...args);
+      if (sent && moved && faults.failAfterSentRecorded > 0) {
+        faults.failAfterSentRecorded--;
+        throw new Error('worker lost after recording the send, before reporting it');
+      }
+      return moved;
     },
   });
 }
@@ -69,6 +77,8 @@ export interface JourneyEnv {
   mailbox: Mailbox;
   client: JourneyClient;
   faults: Faults;
+  /** Stops the worker and starts a new one, and a new client, on another catalogue: a deploy of edited journeys. */
+  redeploy(catalogue: Catalogue): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,8 +95,14 @@ export interface JourneyEnvOptions {
   quietHours?: Config['quietHours'];
   /** SMTP server behaviour, e.g. refusing a recipient. */
   mailbox?: OutboxOptions;
+  /** False for tests that redeploy (see `redeploy`). */
+  cacheWorkflows?: boolean;
+  /** Another SMTP server the worker sends to instead of the mailbox (one that misbehaves). */
+  smtpUrl?: string;
   /** The journeys the worker and client run: the shipped catalogue when absent, test fixtures otherwise. */
   catalogue?: Catalogue;
+  /** The client's clock, for tests in which events arrive as they happen on a day of the test's choosing; the real clock when absent. */
+  now?: () => Date;
 }
 
 /** The unsubscribe links of the test suite: signed with a fixed test key, pointing at a fixed public address. */
@@ -107,47 +123,70 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
     searchAttributes: Object.fromEntries(journeySearchAttributes.map((key) => [key.name, 2])),
   });
   const dir = mkdtempSync(join(tmpdir(), 'journeys-test-'));
-  const faults: Faults = { failAfterSmtpAccepted: 0 };
+  const faults: Faults = { failAfterSmtpAccepted: 0, failAfterSentRecorded: 0 };
   const sqlite = openSqliteStore(join(dir, 'journeys.db'));
   const store = withFaults(sqlite, faults);
   const mailbox = await startMailbox(options.mailbox);
-  const catalogue = options.catalogue ?? loadCatalogue();
   const taskQueue = 'journeys-test';
-  const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }) });
-  const worker = await createJourneyWorker({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    deps: createActivityDeps({
-      store,
-      mailer: nodemailer.createTransport(mailbox.url),
-      catalogue,
-      config: {
-        mailFrom: 'Shop <hello@shop.example.com>',
-        consent: { optInTopics: options.optInTopics ?? [] },
-        frequencyCaps: options.frequencyCaps ?? [],
-        quietHours: options.quietHours,
-        defaultTimezone: 'UTC',
+  const mailer = createSmtpMailer({ url: options.smtpUrl ?? mailbox.url });
+  const bundle = await workflowBundle();
+
+  /** A client and a worker on one catalogue, as one deploy of the product would run them. */
+  const deploy = async (catalogue: Catalogue) => {
+    const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }), now: options.now });
+    const worker = await createJourneyWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: bundle,
+      // A stopped worker's sticky queue would hold the next task of its cached runs for its
+      // timeout, which the time-skipping server never lets pass: tests that redeploy cache none.
+      maxCachedWorkflows: options.cacheWorkflows === false ? 0 : undefined,
+      deps: createActivityDeps({
+        store,
+        mailer,
+        catalogue,
+        config: {
+          mailFrom: 'Shop <hello@shop.example.com>',
+          consent: { optInTopics: options.optInTopics ?? [] },
+          frequencyCaps: options.frequencyCaps ?? [],
+          quietHours: options.quietHours,
+          defaultTimezone: 'UTC',
+        },
+        unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
+        sweepSegments: (now) => client.sweepSegments(now),
+        routePendingEvents: (now) => client.routePendingEvents(now),
+      }),
+    });
+    const running = worker.run();
+    return {
+      client,
+      async stop() {
+        worker.shutdown();
+        await running;
       },
-      unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
-      sweepSegments: (now) => client.sweepSegments(now),
-    }),
-  });
-  const running = worker.run();
-  return {
+    };
+  };
+  let deployed = await deploy(options.catalogue ?? loadCatalogue());
+
+  const journeyEnv: JourneyEnv = {
     env,
     store,
     mailbox,
-    client,
+    client: deployed.client,
     faults,
+    async redeploy(catalogue) {
+      await deployed.stop();
+      deployed = await deploy(catalogue);
+      journeyEnv.client = deployed.client;
+    },
     async close() {
-      worker.shutdown();
-      await running;
+      await deployed.stop();
       await env.teardown();
       await mailbox.close();
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return journeyEnv;
 }

@@ -1,0 +1,118 @@
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { addressHash, redactAddresses } from '../domain/address';
+import { GLOBAL_TOPIC } from '../domain/topics';
+import type { SendClaim, SendClaimResult, SendRecheck, SendStatus, Store, StoredMessage } from '../store/types';
+import type { SendPolicy } from './index';
+import type { Mailer, SmtpError } from './smtp';
+import { judgeSmtpFailure } from './smtpReply';
+
+/** The activity attempt that sends: its identity owns the `sending` row; its time is the ledger's. */
+export interface Attempt {
+  workflowId: string;
+  /** "<runId>/<activityId>#<attempt>": unique per attempt, readable in the ledger. */
+  owner: string;
+  /** Ledger times follow Temporal's clock (the attempt's scheduled time), so caps hold in time-skipping tests as in production. */
+  at: string;
+}
+
+export function currentAttempt(): Attempt {
+  const info = Context.current().info;
+  const execution = info.workflowExecution;
+  if (!execution?.workflowId) throw ApplicationFailure.nonRetryable('sending runs only inside a workflow', 'NotInWorkflow');
+  return {
+    workflowId: execution.workflowId,
+    owner: `${execution.runId}/${info.activityId}#${info.attempt}`,
+    at: new Date(info.currentAttemptScheduledTimestampMs).toISOString(),
+  };
+}
+
+/** The consent a send needs: the global topic and its own, with what "no record" means for each. None for transactional email. */
+export function consentToCheck(policy: SendPolicy, send: { topic: string; transactional?: boolean }): SendRecheck['consent'] {
+  if (send.transactional) return [];
+  return [
+    { topic: GLOBAL_TOPIC, unrecorded: 'granted' },
+    { topic: send.topic, unrecorded: policy.consentDefault(send.topic) },
+  ];
+}
+
+export async function consentWithdrawn(store: Store, customerId: string, consent: SendRecheck['consent']): Promise<boolean> {
+  for (const { topic, unrecorded } of consent) {
+    if (((await store.consentFor(customerId, topic))?.status ?? unrecorded) === 'withdrawn') return true;
+  }
+  return false;
+}
+
+/** Thrown from the hand-off when the ledger refuses the claim; nothing has been transmitted. */
+export class ClaimRefused extends Error {
+  constructor(readonly result: Exclude<SendClaimResult, { status: 'claimed' }>) {
+    super(`the send ledger refused the claim: ${result.status}`);
+  }
+}
+
+/** Heartbeats while the attempt runs, so a dead worker is noticed within the heartbeat timeout. */
+export function heartbeating(): () => void {
+  const context = Context.current();
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), 5_000);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Opens an SMTP session and transmits, claiming the ledger row (through `claim`) at the
+ * hand-off. Rejects with `ClaimRefused` when the claim is refused, else with the SMTP error.
+ */
+export async function deliver(mailer: Mailer, message: StoredMessage, claim: Omit<SendClaim, 'message'>, store: Store): Promise<void> {
+  const session = await mailer.open();
+  try {
+    await session.send(message, async () => {
+      const result = await store.claimSend({ ...claim, message });
+      if (result.status !== 'claimed') throw new ClaimRefused(result);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+export interface FailedSend {
+  workflowId: string;
+  stepId: string;
+  customerId: string;
+  /** Where the row goes when nothing was delivered and the attempt should be retried: `reserved`, or `in_doubt` for a resend. */
+  retryFrom: SendStatus;
+  owner: string;
+  at: string;
+}
+
+/**
+ * What an SMTP failure does to the ledger and the attempt. Before the hand-off the row is
+ * still `retryFrom`; after it, the attempt's own `sending`. Only a reply code proves that
+ * nothing was delivered; a failure after the hand-off without one leaves the send in doubt.
+ */
+export async function failed(err: SmtpError, send: FailedSend, email: string, store: Store): Promise<never> {
+  const verdict = judgeSmtpFailure(err);
+  const from = err.handedOff ? { status: 'sending' as const, owner: send.owner } : { status: send.retryFrom };
+  const settle = (status: SendStatus, reason: string) => store.moveSend(send.workflowId, send.stepId, from, { status, reason, at: send.at });
+  const reply = 'reply' in verdict ? verdict.reply : redactAddresses(err.message);
+  switch (verdict.kind) {
+    case 'retry':
+      // Nothing was delivered: the row is (again) where a retry can claim it.
+      if (err.handedOff) await settle(send.retryFrom, reply);
+      throw ApplicationFailure.retryable(`SMTP: ${reply}`, 'SmtpTemporaryFailure');
+    case 'inDoubt':
+      await settle('in_doubt', `no reply after the message was handed to the SMTP server: ${reply}`);
+      throw ApplicationFailure.nonRetryable('the SMTP connection broke after the message was handed over; not resent to avoid a duplicate', 'SmtpInDoubt');
+    case 'badRecipient':
+      await store.addSuppression({ addressHash: addressHash(email), reason: 'bounce', source: `smtp: ${reply}`, customerId: send.customerId, at: send.at });
+      await settle('failed', `recipient rejected, address suppressed: ${reply}`);
+      throw ApplicationFailure.nonRetryable(`the recipient's server rejected the address; it is suppressed: ${reply}`, 'RecipientRejected');
+    case 'senderRejected':
+      // Our reputation or setup, not the customer's address: alert operators, suppress nobody.
+      log.error('SMTP refused our email on policy grounds (5.7.x): check the sending domain, DKIM and reputation', { reply, workflowId: send.workflowId });
+      Context.current().metricMeter.createCounter('journeys_smtp_sender_rejected', 'emails', 'SMTP 5.7.x refusals of our sending').add(1);
+      await settle('failed', `sender rejected: ${reply}`);
+      throw ApplicationFailure.nonRetryable(`SMTP refused our sending (5.7.x): ${reply}`, 'SenderRejected');
+    case 'rejected':
+      await settle('failed', reply);
+      throw ApplicationFailure.nonRetryable(`SMTP rejected the email: ${reply}`, 'SmtpRejected');
+  }
+}
