@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { addressHash, redactAddresses } from '../domain/address';
+import { addressHash } from '../domain/address';
+import { redactAddresses } from '../domain/redact';
 import { GLOBAL_TOPIC } from '../domain/topics';
 import type { SendClaim, SendClaimResult, SendRecheck, SendStatus, Store, StoredMessage } from '../store/types';
 import type { SendPolicy } from './index';

@@ -1,4 +1,4 @@
-import { redactAddresses } from '../domain/address';
+import { redactAddresses } from '../domain/redact';
 import type { SmtpError } from './smtp';
 
 /**

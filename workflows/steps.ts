@@ -4,6 +4,7 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { CustomerEvent } from '../domain/customer';
 import { parseDuration } from '../domain/duration';
+import { redactAddresses } from '../domain/redact';
 import type { JourneyStatus, Step, StepOf } from '../domain/journey';
 import { eventMatches, nextStepId } from '../domain/journeyFlow';
 import { assignVariant, fnv1a32 } from '../domain/split';
@@ -187,8 +188,6 @@ async function sendOnce(run: Run, step: StepOf<'send'>): Promise<string> {
   }
 }
 
-const EMAIL_ADDRESS = /[^\s<>()[\]"',;:]+@[^\s<>()[\]"',;:]+/g;
-
 /** One attempt of the send activity: the step's outcome, or the wait a deferral asks for before the next attempt. */
 async function attemptSend(run: Run, step: StepOf<'send'>): Promise<string | PendingWait> {
   const { definition, customerId } = run.input;
@@ -211,7 +210,7 @@ async function attemptSend(run: Run, step: StepOf<'send'>): Promise<string | Pen
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     // SMTP replies name the recipient ("5.1.1 <ada@example.com>: no such user"); the story and the step history must not.
-    const why = (err.cause?.message ?? err.message).replace(EMAIL_ADDRESS, '[address]');
+    const why = redactAddresses(err.cause?.message ?? err.message);
     run.tell(`${step.id} failed: ${why}`);
     return `failed: ${why}`;
   }
