@@ -7,23 +7,23 @@ import type { SendPolicy } from './index';
 import type { Mailer, SmtpError } from './smtp';
 import { judgeSmtpFailure } from './smtpReply';
 
-/** The activity attempt that sends: its identity owns the `sending` row; its time is the ledger's. */
+/** The activity attempt that sends: its identity owns the `sending` row; its start is the time of every check and ledger write. */
 export interface Attempt {
   workflowId: string;
   /** "<runId>/<activityId>#<attempt>": unique per attempt, readable in the ledger. */
   owner: string;
-  /** Ledger times follow Temporal's clock (the attempt's scheduled time), so caps hold in time-skipping tests as in production. */
+  /** When the attempt actually started (not when it was scheduled: a backlog can lie between), as an ISO instant. */
   at: string;
 }
 
-export function currentAttempt(): Attempt {
+export async function currentAttempt(clock: () => Promise<Date>): Promise<Attempt> {
   const info = Context.current().info;
   const execution = info.workflowExecution;
   if (!execution?.workflowId) throw ApplicationFailure.nonRetryable('sending runs only inside a workflow', 'NotInWorkflow');
   return {
     workflowId: execution.workflowId,
     owner: `${execution.runId}/${info.activityId}#${info.attempt}`,
-    at: new Date(info.currentAttemptScheduledTimestampMs).toISOString(),
+    at: (await clock()).toISOString(),
   };
 }
 

@@ -32,6 +32,8 @@ export interface SendPolicy {
 
 export interface ActivityDeps {
   store: Store;
+  /** Now, on the clock journeys run on: the wall clock, or in tests Temporal's time-skipping clock. */
+  clock: () => Promise<Date>;
   mailer: Mailer;
   /** The From address of every email, e.g. "Shop <hello@shop.example.com>". */
   from: string;

@@ -15,7 +15,7 @@ export function createResendStep(deps: ActivityDeps) {
   return async function resendStep({ workflowId, stepId }: ResendInput): Promise<ResendResult> {
     const stopHeartbeats = heartbeating();
     try {
-      const attempt = currentAttempt();
+      const attempt = await currentAttempt(deps.clock);
       const row = await deps.store.sendRecord(workflowId, stepId);
       if (!row) throw ApplicationFailure.nonRetryable(`no send ${stepId} of ${workflowId} in the ledger`, 'SendNotFound');
       if (row.status === 'sending' && row.owner?.startsWith(`${attempt.owner.split('/')[0]}/`)) {

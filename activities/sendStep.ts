@@ -67,7 +67,7 @@ export function createSendStep(deps: ActivityDeps) {
   }
 
   async function sendOnce(input: SendStepInput): Promise<SendStepResult> {
-    const attempt = currentAttempt();
+    const attempt = await currentAttempt(deps.clock);
     const { at } = attempt;
     const key: SendKey = {
       workflowId: attempt.workflowId,

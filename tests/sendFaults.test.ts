@@ -1,21 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliDeps } from '../client/cli';
 import { buildHttpApi } from '../client/http';
-import { createActivities, type SendStepInput, type SendStepResult } from '../activities';
-import { createSmtpMailer } from '../activities/smtp';
-import { loadCatalogue } from '../journeys';
+import type { SendStepInput } from '../activities';
 import { openSqliteStore } from '../store/sqlite';
 import type { SendRecord, Store } from '../store/types';
 import { Captured } from './support/captured';
-import { createActivityDeps } from '../worker/deps';
-import { unsubscribeLinks, createUnsubscribeSigner } from '../domain/unsubscribe';
 import { stateQuery } from '../workflows/messages';
 import { startFaultySmtp, type FaultySmtp } from './support/faultySmtp';
-import { startJourneyEnv, TEST_UNSUBSCRIBE, type JourneyEnv } from './support/journeyEnv';
+import { sendStepHarness } from './support/activityHarness';
+import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 
 /** Runs one command in-process, as `journeys <args>` would. */
 async function journeys(args: string[], deps: Pick<CliDeps, 'connect' | 'openStore'>) {
@@ -54,17 +50,7 @@ describe('two attempts of one send racing for its ledger row', () => {
   });
 
   it('sends once: the attempt that loses the claim closes its session before the message', async () => {
-    const { sendStep } = createActivities(
-      createActivityDeps({
-        store,
-        mailer: createSmtpMailer({ url: smtp.url }),
-        catalogue: loadCatalogue(),
-        config: { mailFrom: 'Shop <hello@shop.example.com>', consent: { optInTopics: [] }, frequencyCaps: [], quietHours: undefined, defaultTimezone: 'UTC' },
-        unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
-        sweepSegments: () => Promise.reject(new Error('no sweep here')),
-        routePendingEvents: () => Promise.reject(new Error('no routing here')),
-      }),
-    );
+    const send = sendStepHarness({ store, smtpUrl: smtp.url });
     const input: SendStepInput = {
       journeyId: 'cartAbandonment',
       topic: 'marketing',
@@ -74,13 +60,7 @@ describe('two attempts of one send racing for its ledger row', () => {
       event: { ...cart('racer', 'r1'), occurredAt: new Date().toISOString() },
     };
     // Attempt 1 stalled past its start-to-close timeout while Temporal started attempt 2.
-    const attempt = (n: number) =>
-      new MockActivityEnvironment({
-        attempt: n,
-        activityId: '1',
-        workflowExecution: { workflowId: 'cartAbandonment:racer:r1', runId: 'run-1' },
-        currentAttemptScheduledTimestampMs: Date.now(),
-      }).run(sendStep, input) as Promise<SendStepResult>;
+    const attempt = (n: number) => send(input, { workflowId: 'cartAbandonment:racer:r1', attempt: n });
     const results = Promise.all([attempt(1), attempt(2)]);
     await new Promise((resolve) => setTimeout(resolve, 500));
     release();

@@ -14,16 +14,19 @@ export interface DepsOptions {
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
   sweepSegments: ActivityDeps['sweepSegments'];
   routePendingEvents: ActivityDeps['routePendingEvents'];
+  /** The wall clock unless given (tests pass the time-skipping server's). */
+  clock?: ActivityDeps['clock'];
 }
 
 /** The one place the worker's activity dependencies are assembled, for the product, tests and benchmarks alike. */
-export function createActivityDeps({ store, mailer, catalogue, config, unsubscribe, sweepSegments, routePendingEvents }: DepsOptions): ActivityDeps {
+export function createActivityDeps({ store, mailer, catalogue, config, unsubscribe, sweepSegments, routePendingEvents, clock = async () => new Date() }: DepsOptions): ActivityDeps {
   const limits = config.frequencyCaps.map((cap) => ({ ...cap, windowMs: parseDuration(cap.window), label: `${cap.max} per ${cap.window}` }));
   const templates = createTemplateRenderer(catalogue.templates);
   // Versions are few (one per deploy that changed a journey), so every renderer is kept.
   const pinned = new Map<string, Promise<TemplateRenderer | undefined>>();
   return {
     store,
+    clock,
     mailer,
     from: config.mailFrom,
     templates,

@@ -156,6 +156,7 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
         unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
         sweepSegments: (now) => client.sweepSegments(now),
         routePendingEvents: (now) => client.routePendingEvents(now),
+        clock: async () => new Date(await env.currentTimeMs()),
       }),
     });
     const running = worker.run();
