@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configFromEnv, connectJourneys, PROJECT_ROOT, type ConnectedJourneys } from '../client';
+import { runCli } from '../client/cli';
+import { Captured } from './support/captured';
 import { startDevServer, type DevServer } from '../scripts/devServer';
 import { startFaultySmtp, type FaultySmtp } from './support/faultySmtp';
 import { requiredEnv } from './support/journeyEnv';
 import { freePort } from './support/ports';
 
 // The worker as its own process (`npm run worker`), on the real Temporal dev server, sending
-// to a real SMTP server on loopback that answers each message after 150 ms. Waits are 3,600×
-// shorter, so the first reminder is due a second after its cart.
+// to a real SMTP server on loopback that answers each message after 150 ms, and for three
+// customers takes the message and drops the connection instead. Waits are 3,600× shorter,
+// so the first reminder is due a second after its cart.
 const CUSTOMERS = 40;
 const KILL_AT_MESSAGE = 10;
+const DROPPED = ['crash-5@example.com', 'crash-22@example.com', 'crash-33@example.com'];
 
 describe('a worker killed with SIGKILL in the middle of a burst of first reminders', () => {
   const dir = mkdtempSync(join(tmpdir(), 'journeys-crash-'));
@@ -43,8 +47,10 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
   beforeAll(async () => {
     const [port, uiPort] = [await freePort(), await freePort()];
     devServer = await startDevServer({ cliPath: requiredEnv('TEMPORAL_CLI_PATH'), ip: '127.0.0.1', port, uiPort, dbFile: join(dir, 'temporal.db'), log: () => {} });
+    const dropped = new Set<string>();
     smtp = await startFaultySmtp({
       replyDelayMs: 150,
+      dropAfterBody: ({ to }) => DROPPED.includes(to[0]) && !dropped.has(to[0]) && Boolean(dropped.add(to[0])),
       onBody: (n) => {
         if (n !== KILL_AT_MESSAGE) return;
         inProgressAtKill = smtp.inProgress();
@@ -72,7 +78,7 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sends no step twice and leaves in doubt at most the transactions in progress at the kill', async () => {
+  it('sends no step twice and leaves in doubt at most the transactions in progress at the kill and those the server dropped', async () => {
     await startWorker();
     for (let i = 0; i < CUSTOMERS; i++) {
       const customerId = `crash-${i}`;
@@ -96,11 +102,24 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
     }
     const withReminder1 = [...copies.keys()].filter((key) => key.endsWith(' reminder1')).length;
     console.log(
-      `SIGKILL at message ${KILL_AT_MESSAGE}: ${inProgressAtKill} SMTP transactions in progress, ${inDoubt.length} ledger rows in doubt, ` +
-        `${rows.length - inDoubt.length} sent, ${withReminder1} of ${CUSTOMERS} customers have their first reminder`,
+      `SIGKILL at message ${KILL_AT_MESSAGE}: ${inProgressAtKill} SMTP transactions in progress, ${DROPPED.length} dropped by the server after the message, ` +
+        `${inDoubt.length} ledger rows in doubt, ${rows.length - inDoubt.length} sent, ${withReminder1} of ${CUSTOMERS} customers have their first reminder`,
     );
     expect([...copies.entries()].filter(([, n]) => n > 1)).toEqual([]);
-    expect(inDoubt.length).toBeLessThanOrEqual(inProgressAtKill);
+    expect(inDoubt.length).toBeLessThanOrEqual(inProgressAtKill + DROPPED.length);
+    for (const address of DROPPED) expect(inDoubt.map((s) => `${s.customerId}@example.com`)).toContain(address);
+
+    // What an operator sees: every send in doubt, with what to do about it.
+    const stdout = new Captured();
+    const code = await runCli(['sends', '--status', 'in_doubt'], {
+      connect: () => Promise.reject(new Error('listing needs only the store')),
+      openStore: async () => ({ store: connected.store, close: async () => undefined }),
+      stdout,
+      stderr: new Captured(),
+    });
+    console.log(`$ journeys sends --status in_doubt\n${stdout.text}`);
+    expect(code).toBe(0);
+    for (const row of inDoubt) expect(stdout.text).toContain(row.workflowId);
     // Every customer not in doubt got the reminder exactly once.
     expect(withReminder1).toBeGreaterThanOrEqual(CUSTOMERS - inDoubt.length);
   }, 180_000);

@@ -72,6 +72,37 @@ describe('two attempts of one send racing for its ledger row', () => {
   });
 });
 
+describe('a worker that recorded the send and died before telling Temporal', () => {
+  let t: JourneyEnv;
+  let smtp: FaultySmtp;
+
+  beforeAll(async () => {
+    smtp = await startFaultySmtp();
+    t = await startJourneyEnv({ smtpUrl: smtp.url });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it('is retried by Temporal, and the retry reports the recorded send without touching SMTP', async () => {
+    await t.client.upsertProfile({ customerId: 'unreported', email: 'unreported@example.com', attributes: {} });
+    await t.client.ingest(cart('unreported', 'u1'));
+    t.faults.failAfterSentRecorded = 1;
+    await t.env.sleep('61m');
+    const handle = t.env.client.workflow.getHandle('cartAbandonment:unreported:u1');
+    await vi.waitFor(async () => expect((await handle.query(stateQuery)).currentStep).not.toBe('reminder1'), { timeout: 20_000 });
+    expect(t.faults.failAfterSentRecorded).toBe(0);
+    expect(smtp.messages.map((m) => m.journeyStep)).toEqual(['reminder1']);
+    // Not even a second SMTP transaction: the retry read the ledger first.
+    expect(smtp.transactions()).toBe(1);
+    expect((await t.store.sendsOf('unreported')).map((s) => s.status)).toEqual(['sent']);
+    // The journey knows the email went out and which template, not merely that the step ended.
+    const { history } = await handle.query(stateQuery);
+    expect(history.find((step) => step.stepId === 'reminder1')?.outcome).toBe('sent reminder1');
+  });
+});
+
 describe('an SMTP server that takes the message and drops the connection before its reply', () => {
   let t: JourneyEnv;
   let smtp: FaultySmtp;

@@ -31,6 +31,8 @@ export interface ReceivedMessage {
 export interface FaultySmtp {
   url: string;
   messages: ReceivedMessage[];
+  /** Transactions begun (MAIL FROM received), whether or not a message followed. */
+  transactions(): number;
   /** Transactions whose body has started and whose connection is still open: their outcome may be unknown to the client. */
   inProgress(): number;
   close(): Promise<void>;
@@ -40,11 +42,13 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
   const folder = suiteOutboxFolder();
   const messages: ReceivedMessage[] = [];
   const open = new Set<string>();
+  let transactions = 0;
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     onMailFrom(_address, _session, callback) {
+      transactions++;
       void Promise.resolve(options.onMailFrom?.()).then(() => callback(), callback);
     },
     onClose(session) {
@@ -78,6 +82,7 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    transactions: () => transactions,
     inProgress: () => open.size,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
