@@ -1,6 +1,6 @@
-import type { CustomerEvent } from '../domain/customer';
-import type { StepOf } from '../domain/journey';
-import type { RuleTrace } from '../domain/rules';
+import type { CustomerEvent } from '../domain/customer/types';
+import type { StepOf } from '../domain/journey/types';
+import type { RuleTrace } from '../domain/rules/types';
 import { loadEntryEvent } from './entryEvent';
 import { decideOnFacts } from './facts';
 import type { ActivityDeps } from './index';

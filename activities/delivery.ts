@@ -1,9 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { addressHash } from '../domain/address';
-import { redactAddresses } from '../domain/redact';
-import { GLOBAL_TOPIC } from '../domain/topics';
-import type { SendClaim, SendClaimResult, SendRecheck, SendStatus, Store, StoredMessage } from '../store/types';
-import type { SendPolicy } from './index';
+import { addressHash } from '../domain/delivery/address';
+import { redactAddresses } from '../domain/delivery/redact';
+import type { SendClaim, SendClaimResult, SendStatus, Store, StoredMessage } from '../store/types';
 import type { Mailer, SmtpError } from './smtp';
 import { judgeSmtpFailure } from './smtpReply';
 
@@ -25,22 +23,6 @@ export async function currentAttempt(clock: () => Promise<Date>): Promise<Attemp
     owner: `${execution.runId}/${info.activityId}#${info.attempt}`,
     at: (await clock()).toISOString(),
   };
-}
-
-/** The consent a send needs: the global topic and its own, with what "no record" means for each. None for transactional email. */
-export function consentToCheck(policy: SendPolicy, send: { topic: string; transactional?: boolean }): SendRecheck['consent'] {
-  if (send.transactional) return [];
-  return [
-    { topic: GLOBAL_TOPIC, unrecorded: 'granted' },
-    { topic: send.topic, unrecorded: policy.consentDefault(send.topic) },
-  ];
-}
-
-export async function consentWithdrawn(store: Store, customerId: string, consent: SendRecheck['consent']): Promise<boolean> {
-  for (const { topic, unrecorded } of consent) {
-    if (((await store.consentFor(customerId, topic))?.status ?? unrecorded) === 'withdrawn') return true;
-  }
-  return false;
 }
 
 /** Thrown from the hand-off when the ledger refuses the claim; nothing has been transmitted. */

@@ -1,4 +1,4 @@
-import type { CustomerEvent } from '../domain/customer';
+import type { CustomerEvent } from '../domain/customer/types';
 import type { Store } from '../store/types';
 
 /**

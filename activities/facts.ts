@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { CustomerEvent, Profile } from '../domain/customer';
-import { recommend, type Recommendation } from '../domain/recommendations';
-import { computeRfm } from '../domain/rfm';
-import { decide, requiredFacts, RuleFactsError, type RuleFacts, type RuleSet, type RuleSetDecision } from '../domain/rules';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { recommend, type Recommendation } from '../domain/delivery/recommendations';
+import { computeRfm } from '../domain/rules/rfm';
+import { RuleFactsError, type RuleFacts } from '../domain/rules/evaluate';
+import { decide, requiredFacts } from '../domain/rules/decide';
+import type { RuleSet, RuleSetDecision } from '../domain/rules/types';
 import type { Store } from '../store/types';
 
 /** How many of the latest orders feed "bought together" and best sellers. */

@@ -1,8 +1,7 @@
-import type { ConsentStatus } from '../domain/customer';
-import type { QuietHours } from '../domain/localTime';
-import type { TemplateRenderer } from '../domain/templates';
-import type { SweepResult } from '../client/segmentTracker';
-import type { FrequencyLimit, Store } from '../store/types';
+import type { SweepResult } from '../app/segmentTracker';
+import type { SendPolicy } from '../domain/delivery/sendPolicy';
+import type { TemplateRenderer } from '../domain/delivery/templates';
+import type { Store } from '../store/types';
 import { createBranchStep } from './branchStep';
 import { createResendStep } from './resendStep';
 import { createResolveWait } from './resolveWait';
@@ -17,17 +16,6 @@ export type { TagProfileInput, TagProfileResult } from './tagProfile';
 export interface UnsubscribeLinks {
   url: string;
   headers: Record<string, string>;
-}
-
-export interface SendPolicy {
-  /** Consent a customer has on a topic before any record of theirs exists in the ledger. */
-  consentDefault: (topic: string) => ConsentStatus;
-  /** Frequency limits across journeys, per customer and topic. */
-  frequencyLimits: (topic: string) => FrequencyLimit[];
-  /** Local hours without marketing email; undefined turns them off. */
-  quietHours?: QuietHours;
-  /** For customers whose profile names no (valid) timezone, unless the journey names one. */
-  defaultTimezone: string;
 }
 
 export interface ActivityDeps {

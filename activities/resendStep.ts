@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { addressHash } from '../domain/address';
 import type { ResendInput, ResendResult } from '../workflows/resendEmail';
-import { ClaimRefused, consentToCheck, currentAttempt, deliver, failed, heartbeating } from './delivery';
+import { ClaimRefused, currentAttempt, deliver, failed, heartbeating } from './delivery';
 import type { ActivityDeps } from './index';
 import type { SmtpError } from './smtp';
 
@@ -34,7 +33,7 @@ export function createResendStep(deps: ActivityDeps) {
         owner: attempt.owner,
         at: attempt.at,
         messageId: row.messageId ?? '',
-        recheck: { consent: consentToCheck(deps.policy, row), addressHash: addressHash(to) },
+        recheck: deps.policy.recheck(row, to),
       };
       try {
         await deliver(deps.mailer, message, claim, deps.store);

@@ -1,8 +1,8 @@
-import type { CustomerEvent, Profile } from '../domain/customer';
-import { parseDuration } from '../domain/duration';
-import type { WaitStep } from '../domain/journey';
-import { addDays, instantOfLocal, isTimeZone, localDateTimeOf, nextLocalTime, type LocalDateTime } from '../domain/localTime';
-import { readPath } from '../domain/path';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { parseDuration } from '../domain/time/duration';
+import type { WaitStep } from '../domain/journey/types';
+import { addDays, instantOfLocal, isTimeZone, localDateTimeOf, nextLocalTime, type LocalDateTime } from '../domain/time/localTime';
+import { readPath } from '../domain/rules/path';
 import { loadEntryEvent } from './entryEvent';
 import type { ActivityDeps } from './index';
 

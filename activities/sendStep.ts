@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { addressHash } from '../domain/address';
-import type { CustomerEvent } from '../domain/customer';
-import type { TemplateRuleSet } from '../domain/journey';
-import { endOfQuietHours, isTimeZone } from '../domain/localTime';
-import type { RuleTrace } from '../domain/rules';
-import type { TemplateRenderer } from '../domain/templates';
+import type { CustomerEvent } from '../domain/customer/types';
+import type { TemplateRuleSet } from '../domain/journey/types';
+import { MARKETING_TOPIC } from '../domain/customer/topics';
+import type { RuleTrace } from '../domain/rules/types';
+import type { TemplateRenderer } from '../domain/delivery/templates';
 import type { SendKey, SendRecord } from '../store/types';
-import { ClaimRefused, consentToCheck, consentWithdrawn, currentAttempt, deliver, failed, heartbeating } from './delivery';
+import { ClaimRefused, currentAttempt, deliver, failed, heartbeating } from './delivery';
 import { loadEntryEvent } from './entryEvent';
 import { decideOnFacts, recommendationsFor } from './facts';
 import type { ActivityDeps } from './index';
@@ -38,8 +37,8 @@ export type SendStepResult =
   | { status: 'deferred'; until: string; reason: string };
 
 /**
- * Sends one journey email exactly once, and only when it may go out. Checks run in order:
- * consent (the ledger, read now, so a withdrawal whose signal was lost still holds),
+ * Sends one journey email exactly once, and only when the send policy lets it go out. Checks
+ * run in order: consent (the ledger, read now, so a withdrawal whose signal was lost still holds),
  * suppression, sunset (marketing only), quiet hours, the frequency cap (reserved
  * atomically with the send-ledger row keyed by workflow ID + step ID, never the run ID),
  * then SMTP. The row moves to `sending` only at the hand-off, after the server accepted
@@ -89,26 +88,17 @@ export function createSendStep(deps: ActivityDeps) {
       await deps.store.skipSend(key, reason, at);
       return { status: 'skipped', reason };
     };
-    const consent = consentToCheck(deps.policy, input);
-    if (await consentWithdrawn(deps.store, key.customerId, consent)) return skip('consent_withdrawn');
+    if (await deps.policy.consentWithdrawn(deps.store, key.customerId, input)) return skip('consent_withdrawn');
     const profile = await deps.store.getProfile(key.customerId);
     if (!profile) return skip('no_profile');
-    const suppression = await deps.store.suppressionFor(addressHash(profile.email));
-    if (suppression) return skip(`suppressed: ${suppression.reason}`);
-    // Sunset customers (no engagement by the end of the dormancy journey) get no marketing until
-    // a profile update sets `lifecycle` to something else, e.g. once they are active again.
-    if (!input.transactional && profile.attributes.lifecycle === 'sunset') return skip('sunset');
-
-    if (!input.transactional && deps.policy.quietHours) {
-      const { quietHours } = deps.policy;
-      const zone = timezoneOf(profile.attributes.timezone) ?? input.defaultTimezone ?? deps.policy.defaultTimezone;
-      const end = endOfQuietHours(new Date(at), zone, quietHours);
-      if (end) return { status: 'deferred', until: end.toISOString(), reason: `quiet hours ${quietHours.start}–${quietHours.end} in ${zone}` };
-    }
+    const suppressed = await deps.policy.suppressed(deps.store, profile.email);
+    if (suppressed) return skip(suppressed);
+    const held = deps.policy.hold(input, profile, new Date(at));
+    if (held && 'skip' in held) return skip(held.skip);
+    if (held) return { status: 'deferred', ...held };
 
     if (!earlier) {
-      const limits = input.transactional ? [] : deps.policy.frequencyLimits(input.topic);
-      const reservation = await deps.store.reserveSend(key, at, limits);
+      const reservation = await deps.store.reserveSend(key, at, deps.policy.frequencyLimits(input));
       if (reservation.capped) {
         const reason = `frequency cap ${reservation.capped.limit} on ${input.topic}`;
         if (input.whenCapped === 'skip') return skip(reason);
@@ -118,7 +108,8 @@ export function createSendStep(deps: ActivityDeps) {
 
     const event = await loadEntryEvent(deps.store, input.event);
     const decision = await decideOnFacts(deps.store, input.template, { now: at, customerId: key.customerId, profile, event }, `send ${key.stepId}`);
-    const links = deps.unsubscribe(key.customerId, input.transactional ? 'marketing' : input.topic);
+    // A receipt's footer link still needs a topic: the one a customer most likely means.
+    const links = deps.unsubscribe(key.customerId, input.transactional ? MARKETING_TOPIC : input.topic);
     const template = `${key.journeyId}/${decision.choice}`;
     const templates = await templatesOf(input);
     const recommendations = templates.mentions(template, 'recommendations') ? await recommendationsFor(deps.store, key.customerId, event) : [];
@@ -140,7 +131,7 @@ export function createSendStep(deps: ActivityDeps) {
 
     const claim = { workflowId: key.workflowId, stepId: key.stepId, from: 'reserved' as const, owner: attempt.owner, at, template: decision.choice, messageId };
     try {
-      await deliver(deps.mailer, message, { ...claim, recheck: { consent, addressHash: addressHash(profile.email) } }, deps.store);
+      await deliver(deps.mailer, message, { ...claim, recheck: deps.policy.recheck(input, profile.email) }, deps.store);
     } catch (err) {
       if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...key, retryFrom: 'reserved', owner: attempt.owner, at }, profile.email, deps.store);
       const refused = err.result;
@@ -156,10 +147,6 @@ export function createSendStep(deps: ActivityDeps) {
     return { status: 'sent', template: decision.choice, chosenBy: decision.chosenBy, messageId, trace: decision.trace };
   }
 
-}
-
-function timezoneOf(value: unknown): string | undefined {
-  return typeof value === 'string' && isTimeZone(value) ? value : undefined;
 }
 
 /** What a retried attempt reports for a row an earlier attempt finished. */

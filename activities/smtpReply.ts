@@ -1,4 +1,4 @@
-import { redactAddresses } from '../domain/redact';
+import { redactAddresses } from '../domain/delivery/redact';
 import type { SmtpError } from './smtp';
 
 /**

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 
 export const BENCH_EVENT = 'bench.signup';
 

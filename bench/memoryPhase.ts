@@ -36,7 +36,7 @@ export async function memoryPhase(ctx: BenchContext): Promise<MemoryReport> {
   const worker = await WorkerProcess.start({ ...ctx.worker, kind: 'journeys', taskQueue, bundlePath: ctx.bundles.journeys });
   try {
     const idleRssMb = worker.memory().rssMb;
-    const journeys = journeyClient(ctx, taskQueue, loadCatalogue());
+    const journeys = await journeyClient(ctx, taskQueue, loadCatalogue());
     const { waiting, concurrency } = ctx.settings;
     let failed = 0;
     let firstError: string | undefined;

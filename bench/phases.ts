@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { buildHttpApi } from '../client/http';
-import { JourneyClient } from '../client/journeyClient';
+import { buildHttpApi } from '../api/http';
+import type { JourneyClient } from '../app/journeyClient';
+import { compose } from '../compose';
+import { PROJECT_ROOT, readConfig } from '../config';
 import type { Catalogue } from '../journeys';
 import type { Store } from '../store/types';
 import type { baselineEmail } from './baselineWorkflow';
@@ -90,8 +92,11 @@ async function timedPhase(ctx: BenchContext, { key, baselineKey, name, kind, cou
 
 const closedLoop = (ctx: BenchContext) => (submit: (i: number) => Promise<void>) => offerAll(ctx.settings.n, ctx.settings.concurrency, submit);
 
-export const journeyClient = (ctx: BenchContext, taskQueue: string, catalogue = ctx.benchCatalogue) =>
-  new JourneyClient({ temporal: ctx.temporal, store: ctx.store, catalogue, taskQueue, maxStartsInFlight: ctx.settings.concurrency });
+/** The product's client on the bench's store and Temporal, starting journeys on `taskQueue`. */
+export async function journeyClient(ctx: BenchContext, taskQueue: string, catalogue = ctx.benchCatalogue): Promise<JourneyClient> {
+  const config = readConfig({ TEMPORAL_TASK_QUEUE: taskQueue, MAX_STARTS_IN_FLIGHT: String(ctx.settings.concurrency) }, PROJECT_ROOT);
+  return (await compose(config, { store: ctx.store, catalogue, temporal: { client: ctx.temporal } })).journeys;
+}
 
 const signup = (customerId: string, i: number) => ({ id: `${customerId}-signup-${i}`, type: BENCH_EVENT, customerId });
 
@@ -113,8 +118,8 @@ export function baselinePhase(ctx: BenchContext): Promise<PhaseReport> {
 }
 
 /** (b) the same load as events through JourneyClient.ingest. */
-export function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
-  const journeys = journeyClient(ctx, taskQueueOf('b'));
+export async function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
+  const journeys = await journeyClient(ctx, taskQueueOf('b'));
   return timedPhase(ctx, {
     key: 'b',
     baselineKey: 'a',
@@ -129,7 +134,7 @@ export function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
 
 /** (c) the same load as POST /v1/events to the HTTP API, served from this process as a deployed API runs beside its client. */
 export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
-  const journeys = journeyClient(ctx, taskQueueOf('c'));
+  const journeys = await journeyClient(ctx, taskQueueOf('c'));
   const api = buildHttpApi({ journeys, bodyLimit: 256 * 1024 });
   const url = `${await api.listen({ host: '127.0.0.1', port: 0 })}/v1/events`;
   try {
@@ -166,9 +171,9 @@ export function steadyBaselinePhase(ctx: BenchContext): Promise<PhaseReport> {
 }
 
 /** A steady offered rate through JourneyClient, for latency when the system is not saturated. */
-export function steadyPhase(ctx: BenchContext): Promise<PhaseReport> {
+export async function steadyPhase(ctx: BenchContext): Promise<PhaseReport> {
   const { rate, duration } = ctx.settings;
-  const journeys = journeyClient(ctx, taskQueueOf('s'));
+  const journeys = await journeyClient(ctx, taskQueueOf('s'));
   return timedPhase(ctx, {
     key: 's',
     baselineKey: 'sa',

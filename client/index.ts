@@ -1,53 +1,33 @@
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { consentDefault, readConfig, temporalAddress, type Config } from '../domain/config';
-import { loadCatalogue } from '../journeys';
-import { openSqliteStore } from '../store/sqlite';
-import type { Store } from '../store/types';
-import { JourneyClient } from './journeyClient';
+// The library a shop's own code imports: JourneyClient (events, profiles, consent, journeys
+// of a customer), the shapes it takes and answers, and a way to connect it to the product.
+import { JourneyClient } from '../app/journeyClient';
+import { configFromEnv, temporalAddress, type Config } from '../config';
+import { compose } from '../compose';
 
-export { JourneyClient } from './journeyClient';
-export { ValidationError } from './errors';
-
-export const PROJECT_ROOT = join(__dirname, '..');
-
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
-  return readConfig(env, PROJECT_ROOT);
-}
+export { JourneyClient };
+export type { BatchMode, BatchResult, CustomerJourney, EventIdConflict, IgnoredStart, IgnoreReason, IngestResult } from '../app/journeyClient';
+export type { AuditEntry } from '../app/customerRecords';
+export type { CustomerSegment } from '../app/segmentTracker';
+export type { SendResolution } from '../app/sends';
+export { EventIdConflictError, ValidationError, type Problem } from '../app/errors';
+export type { ConsentChange, CustomerEventInput, Profile } from '../domain/customer/types';
 
 export interface ConnectedJourneys {
   journeys: JourneyClient;
-  store: Store;
-  connection: Connection;
   close(): Promise<void>;
 }
 
 /**
- * Opens a Temporal connection (and the store, unless one is given) and wires a JourneyClient
- * to them; `close` closes only what it opened.
+ * A JourneyClient on the deployment the settings name (the environment's, by default): its
+ * store and its Temporal, which must be reachable. `close` closes both.
  */
-export async function connectJourneys(config: Config, sharedStore?: Store): Promise<ConnectedJourneys> {
-  const store = sharedStore ?? openSqliteStore(config.storeFile);
-  const address = temporalAddress(config);
-  const connection = await Connection.connect({ address, connectTimeout: '3s' }).catch((err: Error) => {
-    throw new Error(`cannot reach Temporal at ${address} (${err.message}); start the product with \`npm start\` or set TEMPORAL_ADDRESS`);
-  });
-  const journeys = new JourneyClient({
-    temporal: new Client({ connection, namespace: config.temporal.namespace }),
-    store,
-    catalogue: loadCatalogue(),
-    taskQueue: config.temporal.taskQueue,
-    waitScale: config.waitScale,
-    maxStartsInFlight: config.maxStartsInFlight,
-    consentDefault: consentDefault(config),
-  });
-  return {
-    journeys,
-    store,
-    connection,
-    async close() {
-      await connection.close();
-      if (!sharedStore) await store.close();
-    },
-  };
+export async function connectJourneys(config: Config = configFromEnv()): Promise<ConnectedJourneys> {
+  const app = await compose(config);
+  try {
+    await app.temporal.connection.ensureConnected();
+  } catch (err) {
+    await app.close();
+    throw new Error(`cannot reach Temporal at ${temporalAddress(config)} (${(err as Error).message}); start the product with \`npm start\` or set TEMPORAL_ADDRESS`);
+  }
+  return { journeys: app.journeys, close: app.close };
 }

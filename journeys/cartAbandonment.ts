@@ -1,5 +1,5 @@
-import type { JourneyDefinitionInput } from '../domain/journey';
-import type { Rule } from '../domain/rules';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
+import type { Rule } from '../domain/rules/types';
 
 // Gold-tier customers and big carts get the VIP variant of every email.
 const vip: Rule = {

@@ -1,4 +1,4 @@
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 
 // Started by entering the `dormant60d` segment (the segment sweep's Schedule finds customers
 // whom time alone made dormant). Days count from entry: win-back at 0, offer or content at 7,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { journeySchema, type JourneyDefinition, type JourneyDefinitionInput } from '../domain/journey';
+import { journeySchema } from '../domain/journey/schema';
+import type { JourneyDefinition, JourneyDefinitionInput } from '../domain/journey/types';
 import { cartAbandonment } from './cartAbandonment';
 import { dormancy } from './dormancy';
 import { orderReceipt } from './orderReceipt';

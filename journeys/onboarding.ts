@@ -1,4 +1,4 @@
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 
 // Days count from sign-up: welcome at 0, tips at 2, highlight at 5, check-in at 14.
 // Activation is the goal, so it ends the journey from any step; the day-2 `waitFor` states

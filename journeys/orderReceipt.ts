@@ -1,4 +1,4 @@
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 
 // Transactional: the receipt goes out whatever the customer's marketing consent, frequency
 // caps or quiet hours, but never to a suppressed address.

@@ -1,5 +1,5 @@
-import type { Rule } from '../domain/rules';
-import type { SegmentDefinitionInput } from '../domain/segments';
+import type { Rule } from '../domain/rules/types';
+import type { SegmentDefinitionInput } from '../domain/rules/segments';
 
 /**
  * What counts as customer activity for dormancy. The rule language has no "any event type"

@@ -1,4 +1,4 @@
-import type { Profile } from '../domain/customer';
+import type { Profile } from '../domain/customer/types';
 
 /** Loaded on the first start, so the README's walkthrough has customers to send to. */
 export const demoProfiles: Profile[] = [

@@ -1,14 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
-import { connectJourneys } from '../client';
-import { buildHttpApi } from '../client/http';
-import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../client/schedules';
-import { temporalAddress, type Config } from '../domain/config';
-import { createUnsubscribeSigner } from '../domain/unsubscribe';
-import { loadUnsubscribeKeys } from '../client/unsubscribe';
-import { loadCatalogue } from '../journeys';
-import { openSqliteStore } from '../store/sqlite';
-import { startWorkerRole, type WorkerRoleOptions } from '../worker/run';
-import { journeySearchAttributes } from '../workflows/searchAttributes';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { compose } from '../compose';
+import { startHttpApi, startWorkerRole } from '../compose/roles';
+import { temporalAddress, type Config } from '../config';
 import { demoProfiles } from './demoProfiles';
 import { isPortFree, startDevServer, stopLeftoverDevServer, type DevServer } from './devServer';
 import { startOutbox, type Outbox } from './outbox';
@@ -32,27 +25,12 @@ async function assertFree(host: string, port: number, what: string, setting: str
   }
 }
 
-/** Registers the journey search attributes on a Temporal that isn't the embedded dev server. */
-async function ensureSearchAttributes(address: string, namespace: string) {
-  const connection = await Connection.connect({ address });
-  try {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = journeySearchAttributes.filter((key) => !customAttributes?.[key.name]);
-    if (missing.length > 0) {
-      // 2 is KEYWORD in Temporal's IndexedValueType enum.
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((key) => [key.name, 2])) });
-    }
-  } finally {
-    await connection.close();
-  }
-}
-
 /**
  * The whole product on one machine: the Temporal dev server (unless TEMPORAL_ADDRESS
  * names one), the embedded SMTP outbox (unless SMTP_URL names a server), the worker and
  * the HTTP API. Stops in reverse order.
  */
-export async function startStack(config: Config, log: (line: string) => void, extra: Pick<WorkerRoleOptions, 'workflowBundle'> = {}): Promise<Stack> {
+export async function startStack(config: Config, log: (line: string) => void, extra: { workflowBundle?: WorkflowBundleOption } = {}): Promise<Stack> {
   const host = config.http.host;
   await assertFree(host, config.http.port, 'the HTTP API', 'PORT');
   if (!config.smtp.url) await assertFree('127.0.0.1', config.smtp.outboxPort, 'the SMTP outbox', 'OUTBOX_PORT');
@@ -71,10 +49,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     if (!config.temporal.address) {
       devServer = await startDevServer({ cliPath: await temporalCliPath(log), ip: host, port: config.temporal.port, uiPort: config.temporal.uiPort, dbFile: config.temporal.dbFile, log });
       stops.push(() => devServer!.stop());
-    } else {
-      await ensureSearchAttributes(config.temporal.address, config.temporal.namespace);
     }
-    const address = temporalAddress(config);
 
     let outbox: Outbox | undefined;
     if (!config.smtp.url) {
@@ -82,35 +57,21 @@ export async function startStack(config: Config, log: (line: string) => void, ex
       stops.push(() => outbox!.close());
     }
 
-    const store = openSqliteStore(config.storeFile);
-    stops.push(() => store.close());
-    if ((await store.countProfiles()) === 0) {
-      await store.upsertProfiles(demoProfiles);
+    const app = await compose(config, extra);
+    stops.push(() => app.close());
+    if ((await app.store.countProfiles()) === 0) {
+      await app.store.upsertProfiles(demoProfiles);
       log(`loaded ${demoProfiles.length} demo profiles (${demoProfiles.map((p) => p.customerId).join(', ')})`);
     }
-    const catalogue = loadCatalogue();
-    const signer = createUnsubscribeSigner(loadUnsubscribeKeys(config));
-
-    const connected = await connectJourneys(config, store);
-    stops.push(() => connected.close());
-
-    const workerRole = await startWorkerRole(config, { store, workflowBundle: extra.workflowBundle });
-    stops.push(() => workerRole.stop());
-
-    const scheduleClient = new Client({ connection: connected.connection, namespace: config.temporal.namespace });
-    await ensureSegmentSweepSchedule(scheduleClient, config.temporal.taskQueue, config.segmentSweepEvery);
-    await ensureEventRoutingSweepSchedule(scheduleClient, config.temporal.taskQueue);
-    const api = buildHttpApi({
-      journeys: connected.journeys,
-      bodyLimit: config.http.bodyLimit,
-      unsubscribe: { signer, store, topics: [...new Set(catalogue.journeys.map((j) => j.definition.topic))], optInTopics: config.consent.optInTopics },
-    });
-    await api.listen({ host, port: config.http.port });
-    stops.push(() => api.close());
+    // The dev server is started with them; a Temporal of one's own may lack them.
+    if (config.temporal.address) await app.ensureSearchAttributes();
+    await startWorkerRole(app);
+    await app.ensureSchedules();
+    await startHttpApi(app);
 
     return {
       apiUrl: `http://${host}:${config.http.port}`,
-      temporalAddress: address,
+      temporalAddress: temporalAddress(config),
       uiUrl: devServer?.uiUrl,
       outboxDir: outbox ? config.smtp.outboxDir : undefined,
       stop,

@@ -1,6 +1,6 @@
 // `npm start`: the product on its embedded defaults (see README for the settings).
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { configFromEnv } from '../client';
+import { configFromEnv } from '../config';
 import { startStack } from './stack';
 
 async function main() {

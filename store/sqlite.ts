@@ -1,25 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { CustomerEvent, Profile } from '../domain/customer';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { eventDifferences, epochMs } from './eventIdentity';
 import { migrate } from './migrations';
+import { toConsent, toEvent, toJourneyRun, type ConsentRow, type EventRow, type JourneyRunRow } from './rows';
 import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
 import { sqliteJourneyVersions } from './sqliteJourneyVersions';
 import { sqliteSends } from './sqliteSends';
-import type { ConsentRecord, EventField, RecordedEvent, RecordOptions, Store } from './types';
+import type { RecordedEvent, RecordOptions, Store } from './types';
 
 interface ProfileRow {
   customer_id: string;
   email: string;
   attributes: string;
-}
-interface EventRow {
-  id: string;
-  customer_id: string;
-  type: string;
-  occurred_at: string;
-  properties: string;
 }
 /** What a reused id is compared on, and whether its first copy was routed. */
 interface FirstCopyRow {
@@ -28,20 +23,6 @@ interface FirstCopyRow {
   occurred_at_ms: number;
   properties: string;
   routed_at: string | null;
-}
-interface ConsentRow {
-  customer_id: string;
-  topic: string;
-  status: ConsentRecord['status'];
-  source: string;
-  at: string;
-}
-interface JourneyRunRow {
-  workflow_id: string;
-  journey_id: string;
-  customer_id: string;
-  topic: string;
-  started_at: string;
 }
 /**
  * Opens (creating if needed) the SQLite store at `file`, or an in-memory one for ':memory:'.
@@ -160,12 +141,11 @@ export function openSqliteStore(file: string): Store {
     if (inserted.changes === 1) return { firstSeen: true, routed: routedAt !== null };
     const first = sql.firstCopy.get(event.id);
     if (!first) throw new Error(`event ${event.id} conflicted on insert but cannot be read back`);
-    const differsIn = [
-      first.customer_id !== event.customerId && 'customerId',
-      first.type !== event.type && 'type',
-      canonicalJson(JSON.parse(first.properties)) !== canonicalJson(properties) && 'properties',
-      occurredAtGiven && first.occurred_at_ms !== occurredAtMs && 'occurredAt',
-    ].filter((field): field is EventField => field !== false);
+    const differsIn = eventDifferences(
+      { customerId: first.customer_id, type: first.type, occurredAtMs: first.occurred_at_ms, properties: JSON.parse(first.properties) },
+      event,
+      occurredAtGiven,
+    );
     return { firstSeen: false, routed: first.routed_at !== null, ...(differsIn.length > 0 && { differsIn }) };
   };
   const recordEvent = db.transaction((event: CustomerEvent, options: RecordOptions) => record(event, options, null));
@@ -241,13 +221,7 @@ export function openSqliteStore(file: string): Store {
       });
     },
     async journeyRuns(customerId) {
-      return sql.journeyRuns.all(customerId).map((row) => ({
-        workflowId: row.workflow_id,
-        journeyId: row.journey_id,
-        customerId: row.customer_id,
-        topic: row.topic,
-        startedAt: row.started_at,
-      }));
+      return sql.journeyRuns.all(customerId).map(toJourneyRun);
     },
 
     ...trust,
@@ -263,25 +237,4 @@ export function openSqliteStore(file: string): Store {
       if (db.open) db.close();
     },
   };
-}
-
-function toEvent(row: EventRow): CustomerEvent {
-  return { id: row.id, customerId: row.customer_id, type: row.type, occurredAt: row.occurred_at, properties: JSON.parse(row.properties) };
-}
-
-/** JSON with object keys sorted at every depth: two payloads that differ only in key order compare equal. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : inner,
-  );
-}
-
-function epochMs(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new Error(`${field} "${iso}" is not an ISO-8601 date-time`);
-  return ms;
-}
-
-function toConsent(row: ConsentRow): ConsentRecord {
-  return { customerId: row.customer_id, topic: row.topic, status: row.status, source: row.source, at: row.at };
 }

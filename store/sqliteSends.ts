@@ -1,26 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { FrequencyLimit, SendClaim, SendClaimResult, SendKey, SendRecord, SendReservation, SendStatus, Store } from './types';
-
-interface SendRow {
-  workflow_id: string;
-  step_id: string;
-  customer_id: string;
-  journey_id: string;
-  topic: string;
-  transactional: number;
-  status: SendStatus;
-  template: string | null;
-  message_id: string | null;
-  owner: string | null;
-  reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-const COLUMNS = 'workflow_id, step_id, customer_id, journey_id, topic, transactional, status, template, message_id, owner, reason, created_at, updated_at';
-
-/** Statuses that hold a place under a frequency limit: sent, on its way, or possibly delivered. */
-const COUNTED = `status IN ('reserved', 'sending', 'sent', 'in_doubt')`;
+import { COUNTED_SENDS, SEND_COLUMNS, toSend, type SendRow } from './rows';
+import type { FrequencyLimit, SendClaim, SendClaimResult, SendKey, SendReservation, Store } from './types';
 
 /**
  * The send ledger in SQLite. Every write is one statement or one IMMEDIATE transaction whose
@@ -32,7 +12,7 @@ export function sqliteSends(db: Database.Database): Pick<
   'sendRecord' | 'reserveSend' | 'skipSend' | 'claimSend' | 'moveSend' | 'sendMessage' | 'sendsOf' | 'sendsWithStatus'
 > {
   const sql = {
-    get: db.prepare<[string, string], SendRow>(`SELECT ${COLUMNS} FROM sends WHERE workflow_id = ? AND step_id = ?`),
+    get: db.prepare<[string, string], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE workflow_id = ? AND step_id = ?`),
     insertReserved: db.prepare<[Record<string, string | number>]>(
       `INSERT INTO sends (workflow_id, step_id, customer_id, journey_id, topic, transactional, status, created_at, updated_at)
        VALUES (@workflow_id, @step_id, @customer_id, @journey_id, @topic, @transactional, 'reserved', @at, @at)
@@ -45,10 +25,10 @@ export function sqliteSends(db: Database.Database): Pick<
        WHERE sends.status = 'reserved'`,
     ),
     countSince: db.prepare<[string, string, string], { n: number }>(
-      `SELECT count(*) AS n FROM sends WHERE customer_id = ? AND topic = ? AND created_at >= ? AND ${COUNTED}`,
+      `SELECT count(*) AS n FROM sends WHERE customer_id = ? AND topic = ? AND created_at >= ? AND ${COUNTED_SENDS}`,
     ),
     nthSince: db.prepare<[string, string, string, number], { created_at: string }>(
-      `SELECT created_at FROM sends WHERE customer_id = ? AND topic = ? AND created_at >= ? AND ${COUNTED}
+      `SELECT created_at FROM sends WHERE customer_id = ? AND topic = ? AND created_at >= ? AND ${COUNTED_SENDS}
        ORDER BY created_at LIMIT 1 OFFSET ?`,
     ),
     consent: db.prepare<[string, string], { status: string }>(
@@ -73,8 +53,8 @@ export function sqliteSends(db: Database.Database): Pick<
     message: db.prepare<[string, string], { envelope: string | null; raw: Buffer | null }>(
       'SELECT envelope, raw FROM sends WHERE workflow_id = ? AND step_id = ?',
     ),
-    sendsOf: db.prepare<[string], SendRow>(`SELECT ${COLUMNS} FROM sends WHERE customer_id = ? ORDER BY created_at, rowid`),
-    withStatus: db.prepare<[string, number], SendRow>(`SELECT ${COLUMNS} FROM sends WHERE status = ? ORDER BY updated_at, rowid LIMIT ?`),
+    sendsOf: db.prepare<[string], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE customer_id = ? ORDER BY created_at, rowid`),
+    withStatus: db.prepare<[string, number], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE status = ? ORDER BY updated_at, rowid LIMIT ?`),
   };
 
   const getSend = (workflowId: string, stepId: string) => {
@@ -177,23 +157,5 @@ export function sqliteSends(db: Database.Database): Pick<
     async sendsWithStatus(status, limit) {
       return sql.withStatus.all(status, limit).map(toSend);
     },
-  };
-}
-
-function toSend(row: SendRow): SendRecord {
-  return {
-    workflowId: row.workflow_id,
-    stepId: row.step_id,
-    customerId: row.customer_id,
-    journeyId: row.journey_id,
-    topic: row.topic,
-    transactional: row.transactional === 1,
-    status: row.status,
-    ...(row.template !== null && { template: row.template }),
-    ...(row.message_id !== null && { messageId: row.message_id }),
-    ...(row.owner !== null && { owner: row.owner }),
-    ...(row.reason !== null && { reason: row.reason }),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
   };
 }

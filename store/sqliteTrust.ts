@@ -1,13 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Store, Suppression } from './types';
-
-interface SuppressionRow {
-  address_hash: string;
-  reason: Suppression['reason'];
-  source: string;
-  customer_id: string | null;
-  at: string;
-}
+import { toSuppression, type SuppressionRow } from './rows';
+import type { Store } from './types';
 
 /** The parts of the SQLite store that protect customers: suppressions and erasure. */
 export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'forgetCustomer'> {
@@ -53,8 +46,4 @@ export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression'
       return forget.immediate(customerId);
     },
   };
-}
-
-function toSuppression(row: SuppressionRow): Suppression {
-  return { addressHash: row.address_hash, reason: row.reason, source: row.source, at: row.at, ...(row.customer_id !== null && { customerId: row.customer_id }) };
 }

@@ -1,4 +1,8 @@
-import type { ConsentStatus, CustomerEvent, Profile } from '../domain/customer';
+import type { ConsentStatus, CustomerEvent, Profile } from '../domain/customer/types';
+import type { FrequencyLimit, SendRecheck } from '../domain/delivery/sendPolicy';
+
+// The send policy decides what a send checks and how often it may go; the store applies it.
+export type { FrequencyLimit, SendRecheck };
 
 export interface ConsentRecord {
   customerId: string;
@@ -68,13 +72,6 @@ export interface StoredMessage {
   raw: Buffer;
 }
 
-/** What the claim re-checks in the transaction that moves the row to `sending`. */
-export interface SendRecheck {
-  /** Consent topics to check, each with the status a customer without a record has. Empty for transactional email. */
-  consent: { topic: string; unrecorded: ConsentStatus }[];
-  addressHash: string;
-}
-
 export interface SendClaim {
   workflowId: string;
   stepId: string;
@@ -94,14 +91,6 @@ export type SendClaimResult =
   | { status: 'skipped'; reason: string }
   /** The row was not in the state the claim expected: another attempt got there first. */
   | { status: 'lost'; record?: SendRecord };
-
-/** At most `max` sends per customer and topic within `windowMs`, e.g. 1 per 24 h. */
-export interface FrequencyLimit {
-  max: number;
-  windowMs: number;
-  /** How people say it, e.g. "1 per 24h": it is what a capped send records. */
-  label: string;
-}
 
 /** The row this send owns, or, when a frequency limit is full, when a slot frees. */
 export type SendReservation =

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runCli, type CliDeps } from '../client/cli';
-import { configFromEnv, connectJourneys, PROJECT_ROOT } from '../client/index';
-import type { JourneyClient } from '../client/journeyClient';
-import { addressHash } from '../domain/address';
+import { runCli, type CliDeps } from '../cli';
+import { connectJourneys } from '../client';
+import { configFromEnv, PROJECT_ROOT } from '../config';
+import type { JourneyClient } from '../app/journeyClient';
+import { addressHash } from '../domain/delivery/address';
 import { openSqliteStore } from '../store/sqlite';
 import type { Store } from '../store/types';
 import type journey from '../workflows';
@@ -236,6 +237,14 @@ describe('journeys, outside a test environment', () => {
     expect(run('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining("unknown command 'frobnicate'") });
     const file = writeFile('bin.csv', ['customerId,email', 'x1,x1@example.com', 'x2,broken']);
     expect(run('profiles', 'import', file)).toMatchObject({ status: 1, stdout: expect.stringMatching(/^imported 1 profile, merged 0 duplicates, rejected 1 row/) });
+  });
+
+  it('runs every command but simulate from an install without devDependencies', () => {
+    const withoutDev = join(__dirname, 'support', 'withoutDevDependencies.cjs');
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['-r', withoutDev, join(PROJECT_ROOT, 'bin', 'journeys.js'), ...args], { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, DATA_DIR: join(dir, 'no-dev-data') } });
+    expect(run('lint')).toMatchObject({ status: 0, stdout: expect.stringContaining('0 error(s), 0 warning(s) in shipped journeys') });
+    expect(run('sends')).toMatchObject({ status: 0, stdout: 'no sends are in_doubt\n' });
   });
 });
 

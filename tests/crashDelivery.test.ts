@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { configFromEnv, connectJourneys, PROJECT_ROOT, type ConnectedJourneys } from '../client';
-import { runCli } from '../client/cli';
+import { compose, type Composition } from '../compose';
+import { configFromEnv, PROJECT_ROOT } from '../config';
+import { runCli } from '../cli';
 import { Captured } from './support/captured';
 import { startDevServer, type DevServer } from '../scripts/devServer';
 import { startFaultySmtp, type FaultySmtp } from './support/faultySmtp';
@@ -24,7 +25,7 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
   const workers: ChildProcess[] = [];
   let devServer: DevServer;
   let smtp: FaultySmtp;
-  let connected: ConnectedJourneys;
+  let connected: Composition;
   let env: NodeJS.ProcessEnv;
   let killed: () => void;
   const killedAt = new Promise<void>((resolve) => (killed = resolve));
@@ -67,7 +68,7 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
       JOURNEY_WAIT_SCALE: '3600',
       QUIET_HOURS: 'off',
     };
-    connected = await connectJourneys(configFromEnv(env));
+    connected = await compose(configFromEnv(env));
   }, 180_000);
 
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../client';
+import { PROJECT_ROOT } from '../config';
 import { requiredEnv } from './support/journeyEnv';
 import { freePort } from './support/ports';
 

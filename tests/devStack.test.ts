@@ -5,11 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import { simpleParser } from 'mailparser';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFromEnv } from '../client';
+import { configFromEnv } from '../config';
 import { startStack, type Stack } from '../scripts/stack';
+import { journeyWorkflowBundle } from '../worker';
 import { stateQuery } from '../workflows/messages';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable } from './support/browser';
-import { quietRuntime, requiredEnv, workflowBundle } from './support/journeyEnv';
+import { quietRuntime, requiredEnv } from './support/journeyEnv';
 import { freePort } from './support/ports';
 import { keepInSuiteOutbox } from './support/suiteOutbox';
 
@@ -22,7 +23,7 @@ let temporal: Client;
 let connection: Connection;
 
 const start = async () => {
-  stack = await startStack(config, () => {}, { workflowBundle: await workflowBundle() });
+  stack = await startStack(config, () => {}, { workflowBundle: await journeyWorkflowBundle() });
 };
 
 beforeAll(async () => {

@@ -1,10 +1,9 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../client/cli';
-import { buildHttpApi } from '../client/http';
-import { JourneyClient } from '../client/journeyClient';
-import type { JourneyDefinitionInput } from '../domain/journey';
+import { runCli } from '../cli';
+import { buildHttpApi } from '../api/http';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 import { loadCatalogue } from '../journeys';
 import { orderReceipt } from '../journeys/orderReceipt';
 import type journey from '../workflows';
@@ -18,7 +17,7 @@ import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
-  t = await startJourneyEnv();
+  t = await startJourneyEnv({ now: () => new Date() });
   api = buildHttpApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false });
 });
 afterAll(async () => {
@@ -93,7 +92,7 @@ describe('trigger.maxAge: an event older than its journey allows starts nothing'
     const { maxAge, ...anyAge } = orderReceipt.trigger;
     expect(maxAge).toBe('30m');
     const definition: JourneyDefinitionInput = { ...orderReceipt, trigger: anyAge };
-    const client = new JourneyClient({ temporal: t.env.client, store: t.store, catalogue: loadCatalogue([definition]), taskQueue: 'journeys-test' });
+    const client = (await t.compose({ catalogue: loadCatalogue([definition]) })).journeys;
     const result = await client.ingest(orderCompleted('ever', { orderId: 'o-ancient' }, ago(400 * DAY)));
     expect(result).toEqual({ eventId: expect.any(String), duplicate: false, started: ['orderReceipt:ever:o-ancient'], signalled: [] });
     await t.mailbox.waitForCount(1, { to: 'ever@example.com' });
@@ -125,7 +124,7 @@ describe('trigger.maxAge: an event older than its journey allows starts nothing'
     });
 
     const coolOff: JourneyDefinitionInput = { id: 'coolOff', name: 'Fixture: cooldown', trigger: { event: 'fixture.cool' }, reentry: { afterCooldown: '30d' }, steps: [{ id: 'done', kind: 'exit' }] };
-    const client = new JourneyClient({ temporal: t.env.client, store: t.store, catalogue: loadCatalogue([coolOff]), taskQueue: 'journeys-test' });
+    const client = (await t.compose({ catalogue: loadCatalogue([coolOff]) })).journeys;
     await customer('cool-cy');
     expect(await client.ingest({ id: 'eit-cool-1', type: 'fixture.cool', customerId: 'cool-cy' })).toMatchObject({ started: ['coolOff:cool-cy'] });
     await handle('coolOff:cool-cy').result();
@@ -257,7 +256,7 @@ describe('an accepted event is never lost', () => {
     // A client whose connection to the test server is closed: every call to Temporal fails.
     const connection = await Connection.connect({ address: t.env.address });
     await connection.close();
-    const unreachable = new JourneyClient({ temporal: new Client({ connection }), store: t.store, catalogue: loadCatalogue(), taskQueue: 'journeys-test' });
+    const unreachable = (await t.compose({ temporal: { client: new Client({ connection }) } })).journeys;
     const outageApi = buildHttpApi({ journeys: unreachable, bodyLimit: 64 * 1024, logger: false });
     const cart = cartUpdated('outage-oz', 'cart-oz');
     const order = orderCompleted('outage-oz', { orderId: 'o-oz' });

@@ -1,18 +1,24 @@
 /**
  * Resolves (building once if needed) both Temporal servers before any test file runs, and
- * hands their paths to the test workers through the environment they inherit. After the
- * last test, every email the suite received is checked for one-click unsubscribe.
+ * hands their paths to the test workers through the environment they inherit; likewise one
+ * PostgreSQL server for the whole run, stopped after the last test. After the last test, every
+ * email the suite received is checked for one-click unsubscribe.
  */
 import { temporalCliPath, testServerPath } from '../scripts/temporalServers';
+import { provideTestPostgres, TEST_POSTGRES_ENV } from './support/postgres';
 import { createSuiteOutbox, removeSuiteOutbox, SUITE_OUTBOX_ENV, unsubscribeProblems } from './support/suiteOutbox';
 
 export default async function setup(): Promise<() => Promise<void>> {
   process.env.TEMPORAL_CLI_PATH = await temporalCliPath();
   process.env.TEMPORAL_TEST_SERVER_PATH = await testServerPath();
+  const postgres = await provideTestPostgres();
+  process.env[TEST_POSTGRES_ENV] = postgres.url;
+  console.log(`store tests use ${postgres.description}`);
   const outbox = createSuiteOutbox();
   process.env[SUITE_OUTBOX_ENV] = outbox;
 
   return async function teardown() {
+    await postgres.stop();
     const { count, problems } = await unsubscribeProblems(outbox);
     removeSuiteOutbox(outbox);
     if (problems.length > 0) {

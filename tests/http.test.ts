@@ -1,9 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildHttpApi } from '../client/http';
-import type { JourneyClient } from '../client/journeyClient';
-import { addressHash } from '../domain/address';
+import { buildHttpApi } from '../api/http';
+import type { JourneyClient } from '../app/journeyClient';
+import { addressHash } from '../domain/delivery/address';
 import type journey from '../workflows';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
 

@@ -1,8 +1,8 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEntryEvent } from '../activities/entryEvent';
-import type { CustomerEvent } from '../domain/customer';
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { CustomerEvent } from '../domain/customer/types';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import type journey from '../workflows';
 import { eventSignal, stateQuery, type JourneyInput } from '../workflows/messages';

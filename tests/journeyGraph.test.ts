@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../client/cli';
-import { journeyGraph } from '../domain/journeyGraph';
-import { journeySchema, type JourneyDefinitionInput } from '../domain/journey';
+import { runCli } from '../cli';
+import { journeyGraph } from '../domain/authoring/journeyGraph';
+import { journeySchema } from '../domain/journey/schema';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 import { loadCatalogue } from '../journeys';
 import { Captured } from './support/captured';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../client/cli';
-import { lintableFromDir, shippedLintable } from '../client/commands/lint';
-import { lintCatalogue } from '../domain/journeyLint';
-import { lintTemplates } from '../domain/templateLint';
+import { runCli } from '../cli';
+import { lintableFromDir, shippedLintable } from '../cli/commands/lint';
+import { lintCatalogue } from '../domain/authoring/journeyLint';
+import { lintTemplates } from '../domain/authoring/templateLint';
 import { Captured } from './support/captured';
 
 const FIXTURES = join(__dirname, 'fixtures', 'lint');

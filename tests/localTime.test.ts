@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitTarget } from '../activities/resolveWait';
-import type { CustomerEvent, Profile } from '../domain/customer';
-import { endOfQuietHours, instantOfLocal, nextLocalTime } from '../domain/localTime';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { endOfQuietHours, instantOfLocal, nextLocalTime } from '../domain/time/localTime';
 
 const at = (iso: string) => new Date(iso);
 const iso = (date: Date | undefined) => date?.toISOString();

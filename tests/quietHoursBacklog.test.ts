@@ -27,7 +27,7 @@ describe('quiet hours judged when the send attempt actually starts', () => {
   it('defers a reminder scheduled at 20:50 that a worker picks up at 21:10 (a backlog) to 08:00 the next morning', async () => {
     const scheduledAt = new Date('2026-12-02T19:50:00Z'); // 20:50 in Berlin
     const startedAt = new Date('2026-12-02T20:10:00Z'); // 21:10 in Berlin: the workers were down
-    const send = sendStepHarness({ store, smtpUrl: mailbox.url, quietHours: { start: '21:00', end: '08:00' }, clock: async () => startedAt });
+    const send = await sendStepHarness({ store, smtpUrl: mailbox.url, quietHours: { start: '21:00', end: '08:00' }, clock: async () => startedAt });
     const result = await send(
       {
         journeyId: 'cartAbandonment',

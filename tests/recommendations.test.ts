@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CustomerEvent } from '../domain/customer';
-import { recommend } from '../domain/recommendations';
+import type { CustomerEvent } from '../domain/customer/types';
+import { recommend } from '../domain/delivery/recommendations';
 
 let seq = 0;
 const event = (customerId: string, type: string, properties: Record<string, unknown>): CustomerEvent => ({

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { shippedJourneys } from '../journeys';
+import { journeyWorkflowBundle } from '../worker';
 import { loadHistory } from './support/histories';
-import { quietRuntime, workflowBundle } from './support/journeyEnv';
+import { quietRuntime } from './support/journeyEnv';
 
 // Every recorded history (tests/histories, recorded by `npm run histories:record`) stands
 // for journeys running in production when a new interpreter is deployed. Each must replay
@@ -27,7 +28,7 @@ describe('recorded journey histories replay on the current interpreter', () => {
     quietRuntime();
     const histories = files.map((file) => ({ workflowId: file, history: loadHistory(join(HISTORIES, file)) }));
     const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'journeys-replay' }, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await journeyWorkflowBundle(), replayName: 'journeys-replay' }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     expect(failures).toEqual([]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CustomerEvent } from '../domain/customer';
-import { parseDuration } from '../domain/duration';
-import { computeRfm, defaultRfmBands } from '../domain/rfm';
+import type { CustomerEvent } from '../domain/customer/types';
+import { parseDuration } from '../domain/time/duration';
+import { computeRfm, defaultRfmBands } from '../domain/rules/rfm';
 
 const now = '2024-06-10T12:00:00.000Z';
 const ago = (duration: string) => new Date(Date.parse(now) - parseDuration(duration)).toISOString();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { journeySchema } from '../domain/journey';
-import { lintRuleSet } from '../domain/ruleLint';
-import type { Rule } from '../domain/rules';
+import { journeySchema } from '../domain/journey/schema';
+import { lintRuleSet } from '../domain/rules/lint';
+import type { Rule } from '../domain/rules/types';
 import { cartAbandonment } from '../journeys/cartAbandonment';
 
 const tier = 'profile.attributes.loyaltyTier';

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { CustomerEvent } from '../domain/customer';
-import { parseDuration } from '../domain/duration';
-import { computeRfm } from '../domain/rfm';
-import { decide, evaluateRule, requiredFacts, ruleSchema, ruleSetSchema, RuleFactsError, type Rule, type RuleFacts, type RuleSet, type RuleTrace } from '../domain/rules';
+import type { CustomerEvent } from '../domain/customer/types';
+import { parseDuration } from '../domain/time/duration';
+import { computeRfm } from '../domain/rules/rfm';
+import { ruleSchema, ruleSetSchema } from '../domain/rules/schema';
+import { evaluateRule, RuleFactsError, type RuleFacts } from '../domain/rules/evaluate';
+import { decide, requiredFacts } from '../domain/rules/decide';
+import type { Rule, RuleSet, RuleTrace } from '../domain/rules/types';
 import { z } from 'zod';
 
 const now = '2024-06-10T12:00:00.000Z';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JourneyDefinitionInput } from '../domain/journey';
+import type { JourneyDefinitionInput } from '../domain/journey/types';
 import { loadCatalogue } from '../journeys';
 import type journey from '../workflows';
 import { FIXTURE_TEMPLATES } from './fixtures/journeys';

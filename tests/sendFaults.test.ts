@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli, type CliDeps } from '../client/cli';
-import { buildHttpApi } from '../client/http';
+import { runCli, type CliDeps } from '../cli';
+import { buildHttpApi } from '../api/http';
 import type { SendStepInput } from '../activities';
 import { openSqliteStore } from '../store/sqlite';
 import type { SendRecord, Store } from '../store/types';
@@ -50,7 +50,7 @@ describe('two attempts of one send racing for its ledger row', () => {
   });
 
   it('sends once: the attempt that loses the claim closes its session before the message', async () => {
-    const send = sendStepHarness({ store, smtpUrl: smtp.url });
+    const send = await sendStepHarness({ store, smtpUrl: smtp.url });
     const input: SendStepInput = {
       journeyId: 'cartAbandonment',
       topic: 'marketing',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextLocalTime } from '../domain/localTime';
+import { nextLocalTime } from '../domain/time/localTime';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import type journey from '../workflows';
 import { FIXTURE_TEMPLATES } from './fixtures/journeys';

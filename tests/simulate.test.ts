@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../client/cli';
+import { runCli } from '../cli';
 import { Captured } from './support/captured';
 
 

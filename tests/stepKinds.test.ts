@@ -1,8 +1,9 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cartAbandonment } from '../journeys/cartAbandonment';
-import { journeySchema, type JourneyDefinitionInput, type SplitStep } from '../domain/journey';
-import { assignVariant } from '../domain/split';
+import { journeySchema } from '../domain/journey/schema';
+import type { JourneyDefinitionInput, SplitStep } from '../domain/journey/types';
+import { assignVariant } from '../domain/journey/split';
 import type journey from '../workflows';
 import { stateQuery } from '../workflows/messages';
 import { fixtureCatalogue, subjectTest } from './fixtures/journeys';

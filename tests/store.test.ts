@@ -2,32 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CustomerEvent, Profile } from '../domain/customer';
+import { describe, expect, it } from 'vitest';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
 import { migrate, migrations } from '../store/migrations';
+import { postgresMigrations } from '../store/postgresMigrations';
 import { openSqliteStore } from '../store/sqlite';
-import type { SendClaim, SendKey, Store } from '../store/types';
-
-let dir: string;
-let file: string;
-const opened: Store[] = [];
-
-function open(): Store {
-  const store = openSqliteStore(file);
-  opened.push(store);
-  return store;
-}
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'journeys-store-'));
-  // A nested path also checks that the parent folder is created.
-  file = path.join(dir, 'data', 'journeys.db');
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+import type { SendKey } from '../store/types';
+import { describeStores } from './support/stores';
 
 const event = (id: string, occurredAt: string, properties: Record<string, unknown> = {}): CustomerEvent => ({
   id,
@@ -36,10 +17,11 @@ const event = (id: string, occurredAt: string, properties: Record<string, unknow
   occurredAt,
   properties,
 });
+const FAR_FUTURE = '2999-01-01T00:00:00.000Z';
 
-describe('profiles', () => {
+describeStores('profiles', ({ open }) => {
   it('inserts, then merges attributes and replaces the email on a later upsert', async () => {
-    const store = open();
+    const store = await open();
     await store.upsertProfiles([
       { customerId: 'c1', email: 'ada@example.com', attributes: { tier: 'gold', city: 'Paris' } },
       { customerId: 'c2', email: 'bob@example.com', attributes: {} },
@@ -57,8 +39,17 @@ describe('profiles', () => {
     expect(await store.countProfiles()).toBe(2);
   });
 
+  it('merges a customer listed twice in one call as two calls would', async () => {
+    const store = await open();
+    await store.upsertProfiles([
+      { customerId: 'c1', email: 'old@example.com', attributes: { tier: 'gold', city: 'Paris' } },
+      { customerId: 'c1', email: 'new@example.com', attributes: { tier: 'silver' } },
+    ]);
+    expect(await store.getProfile('c1')).toEqual({ customerId: 'c1', email: 'new@example.com', attributes: { tier: 'silver', city: 'Paris' } });
+  });
+
   it('imports 100k profiles in one call', async () => {
-    const store = open();
+    const store = await open();
     const profiles: Profile[] = Array.from({ length: 100_000 }, (_, i) => ({
       customerId: `cust-${i}`,
       email: `cust-${i}@example.com`,
@@ -77,9 +68,9 @@ describe('profiles', () => {
   }, 60_000);
 });
 
-describe('events', () => {
+describeStores('events', ({ open }) => {
   it('keeps the first copy of a duplicate id, reports whether it was routed and how a copy under the same id differs', async () => {
-    const store = open();
+    const store = await open();
     expect(await store.recordEvent(event('e1', '2025-01-01T10:00:00Z', { cartId: 'A' }))).toEqual({
       firstSeen: true,
       routed: false,
@@ -94,6 +85,9 @@ describe('events', () => {
       routed: false,
       differsIn: ['properties', 'occurredAt'],
     });
+    expect(await store.recordEvent({ ...event('e1', '2025-01-01T10:00:00Z', { cartId: 'A' }), customerId: 'c2', type: 'order.completed' })).toMatchObject({
+      differsIn: ['customerId', 'type'],
+    });
     // Without the sender's occurredAt, the arrival time stood in for it: not compared.
     expect(await store.recordEvent(event('e1', '2025-01-01T12:00:00Z', { cartId: 'A' }), { occurredAtGiven: false })).toEqual({ firstSeen: false, routed: false });
 
@@ -104,7 +98,7 @@ describe('events', () => {
   });
 
   it('lists a customer’s events by time, then by arrival, whatever their UTC offset', async () => {
-    const store = open();
+    const store = await open();
     await store.recordEvent(event('late', '2025-01-01T12:00:00Z'));
     await store.recordEvent(event('tie-1', '2025-01-01T10:00:00Z'));
     await store.recordEvent(event('tie-2', '2025-01-01T10:00:00Z'));
@@ -115,14 +109,71 @@ describe('events', () => {
     expect((await store.eventsOf('c1')).map((e) => e.id)).toEqual(['paris', 'tie-1', 'tie-2', 'late']);
   });
 
+  it('finds an event by id, a customer’s events of some types since an instant, and the latest of a type across customers', async () => {
+    const store = await open();
+    const order = (id: string, customerId: string, occurredAt: string): CustomerEvent => ({ id, type: 'order.completed', customerId, occurredAt, properties: { total: 10 } });
+    await store.recordEvent(event('cart', '2025-01-01T09:00:00Z', { cartId: 'A' }));
+    await store.recordEvent(order('o1', 'c1', '2025-01-01T10:00:00Z'));
+    await store.recordEvent(order('o2', 'c2', '2025-01-01T12:00:00+01:00'));
+    await store.recordEvent(order('o3', 'c1', '2025-01-01T11:30:00Z'));
+
+    expect(await store.eventById('cart')).toEqual(event('cart', '2025-01-01T09:00:00Z', { cartId: 'A' }));
+    expect(await store.eventById('missing')).toBeUndefined();
+    // 10:00 in Paris is 09:00Z: the cart counts from then on, as an instant.
+    expect((await store.eventsSince('c1', ['cart.updated', 'order.completed'], '2025-01-01T10:00:00+01:00')).map((e) => e.id)).toEqual(['cart', 'o1', 'o3']);
+    expect((await store.eventsSince('c1', ['order.completed'], '2025-01-01T10:00:00.001Z')).map((e) => e.id)).toEqual(['o3']);
+    expect(await store.eventsSince('c1', [], '2025-01-01T00:00:00Z')).toEqual([]);
+    expect((await store.latestEventsOfType('order.completed', 2)).map((e) => e.id)).toEqual(['o3', 'o2']);
+  });
+
+  it('records history as already routed, one answer per event, keeping the first copy of a repeated id', async () => {
+    const store = await open();
+    await store.recordEvent(event('live', '2025-01-01T10:00:00Z'));
+    const answers = await store.recordHistory([
+      event('h1', '2024-06-01T10:00:00Z', { cartId: 'A' }),
+      event('live', '2025-01-01T10:00:00Z'),
+      event('h1', '2024-06-01T12:00:00+02:00', { cartId: 'A' }),
+      event('h1', '2024-06-01T10:00:00Z', { cartId: 'B' }),
+      event('h2', '2024-06-02T10:00:00Z'),
+    ]);
+    expect(answers).toEqual([
+      { firstSeen: true, routed: true },
+      { firstSeen: false, routed: false },
+      { firstSeen: false, routed: true },
+      { firstSeen: false, routed: true, differsIn: ['properties'] },
+      { firstSeen: true, routed: true },
+    ]);
+    expect(await store.recordHistory([])).toEqual([]);
+    expect((await store.eventsOf('c1')).map((e) => e.id)).toEqual(['h1', 'h2', 'live']);
+    expect((await store.unroutedEvents(FAR_FUTURE, 10)).map((u) => u.event.id)).toEqual(['live']);
+  });
+
+  it('lists events never routed, recorded before an instant, in the order they arrived, with when they arrived', async () => {
+    const store = await open();
+    const before = Date.now();
+    await store.recordEvent(event('b', '2025-01-01T12:00:00Z'));
+    await store.recordEvent(event('a', '2025-01-01T08:00:00Z'));
+    await store.recordEvent(event('routed', '2025-01-01T09:00:00Z'));
+    await store.markEventRouted('routed');
+
+    const unrouted = await store.unroutedEvents(FAR_FUTURE, 10);
+    expect(unrouted.map((u) => u.event)).toEqual([event('b', '2025-01-01T12:00:00Z'), event('a', '2025-01-01T08:00:00Z')]);
+    for (const { recordedAt } of unrouted) {
+      expect(recordedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(Date.parse(recordedAt)).toBeGreaterThanOrEqual(before - 1000);
+    }
+    expect((await store.unroutedEvents(FAR_FUTURE, 1)).map((u) => u.event.id)).toEqual(['b']);
+    expect(await store.unroutedEvents(new Date(before - 60_000).toISOString(), 10)).toEqual([]);
+  });
+
   it('refuses to mark an unknown event routed', async () => {
-    await expect(open().markEventRouted('missing')).rejects.toThrow(/never recorded/);
+    await expect((await open()).markEventRouted('missing')).rejects.toThrow(/never recorded/);
   });
 });
 
-describe('consent ledger', () => {
+describeStores('consent ledger', ({ open }) => {
   it('answers with the latest change per topic and keeps every change in order', async () => {
-    const store = open();
+    const store = await open();
     const at = (time: string) => `2025-01-01T${time}Z`;
     await store.recordConsent({ customerId: 'c1', topic: 'marketing', status: 'granted', source: 'signup', at: at('09:00:00') });
     await store.recordConsent({ customerId: 'c1', topic: 'marketing', status: 'withdrawn', source: 'unsubscribe', at: at('10:00:00') });
@@ -145,9 +196,9 @@ describe('consent ledger', () => {
   });
 });
 
-describe('journey runs', () => {
+describeStores('journey runs and versions', ({ open }) => {
   it('records one row per workflow id and a new start time on re-entry', async () => {
-    const store = open();
+    const store = await open();
     const run = { workflowId: 'cartAbandonment:c1:A', journeyId: 'cartAbandonment', customerId: 'c1', topic: 'marketing' };
     await store.recordJourneyRun({ ...run, startedAt: '2025-01-01T10:00:00.000Z' });
     await store.recordJourneyRun({ ...run, workflowId: 'onboarding:c1', journeyId: 'onboarding', startedAt: '2025-01-02T10:00:00.000Z' });
@@ -159,101 +210,23 @@ describe('journey runs', () => {
     ]);
     expect(await store.journeyRuns('c2')).toEqual([]);
   });
-});
 
-describe('send ledger', () => {
-  const key: SendKey = {
-    workflowId: 'cartAbandonment:c1:A',
-    stepId: 'reminder1',
-    customerId: 'c1',
-    journeyId: 'cartAbandonment',
-    topic: 'marketing',
-  };
-  const message = { envelope: { from: 'shop@example.com', to: ['ada@example.com'] }, raw: Buffer.from('Subject: hi\r\n\r\nhello') };
-  const claimBy = (owner: string, at: string, overrides: Partial<SendClaim> = {}): SendClaim => ({
-    workflowId: key.workflowId,
-    stepId: key.stepId,
-    from: 'reserved',
-    owner,
-    at,
-    template: 'reminder-gold',
-    messageId: '<m1@journeys>',
-    message,
-    recheck: { consent: [{ topic: 'marketing', unrecorded: 'granted' }], addressHash: 'hash-of-ada' },
-    ...overrides,
-  });
+  it('keeps the templates of a journey version as first recorded', async () => {
+    const store = await open();
+    await store.recordJourneyVersion({ journeyId: 'cartAbandonment', version: 'v1', templates: { reminder1: 'Hello {{ firstName }}' } });
+    await store.recordJourneyVersion({ journeyId: 'cartAbandonment', version: 'v1', templates: { reminder1: 'edited' } });
+    await store.recordJourneyVersion({ journeyId: 'cartAbandonment', version: 'v2', templates: { reminder1: 'edited' } });
 
-  it('hands a retried attempt the row its first attempt left', async () => {
-    const store = open();
-    const first = await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    expect(first.record).toEqual({ ...key, transactional: false, status: 'reserved', createdAt: '2025-01-01T10:00:00.000Z', updatedAt: '2025-01-01T10:00:00.000Z' });
-
-    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z'))).toEqual({ status: 'claimed' });
-    expect(await store.sendMessage(key.workflowId, key.stepId)).toEqual(message);
-    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: 'run/1#1' }, { status: 'sent', at: '2025-01-01T10:00:02.000Z' })).toBe(true);
-
-    // The activity is retried (e.g. the worker died before reporting success).
-    const retried = await store.reserveSend(key, '2025-01-01T10:05:00.000Z');
-    expect(retried.record).toEqual({
-      ...key,
-      transactional: false,
-      status: 'sent',
-      template: 'reminder-gold',
-      messageId: '<m1@journeys>',
-      owner: 'run/1#1',
-      createdAt: '2025-01-01T10:00:00.000Z',
-      updatedAt: '2025-01-01T10:00:02.000Z',
-    });
-    // Once sent, the message is not kept.
-    expect(await store.sendMessage(key.workflowId, key.stepId)).toBeUndefined();
-  });
-
-  it('lets one of two racing attempts claim the row, and only the owner settle it', async () => {
-    const store = open();
-    await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    const [a, b] = await Promise.all([store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z')), store.claimSend(claimBy('run/1#2', '2025-01-01T10:00:01.000Z'))]);
-    expect([a.status, b.status].sort()).toEqual(['claimed', 'lost']);
-    const owner = a.status === 'claimed' ? 'run/1#1' : 'run/1#2';
-    const other = owner === 'run/1#1' ? 'run/1#2' : 'run/1#1';
-
-    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: other }, { status: 'sent', at: '2025-01-01T10:00:02.000Z' })).toBe(false);
-    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner }, { status: 'in_doubt', reason: 'no reply', at: '2025-01-01T10:00:02.000Z' })).toBe(true);
-    // In doubt, the message stays for an operator's resend; a late reply to its owner still settles it.
-    expect(await store.sendMessage(key.workflowId, key.stepId)).toEqual(message);
-    expect(await store.moveSend(key.workflowId, key.stepId, { status: 'in_doubt', owner }, { status: 'sent', at: '2025-01-01T10:00:03.000Z' })).toBe(true);
-    expect((await store.sendRecord(key.workflowId, key.stepId))?.status).toBe('sent');
-  });
-
-  it('re-checks consent and suppression in the claim, turning the row skipped', async () => {
-    const store = open();
-    await store.reserveSend(key, '2025-01-01T10:00:00.000Z');
-    await store.recordConsent({ customerId: 'c1', topic: 'all', status: 'withdrawn', source: 'test', at: '2025-01-01T10:00:00.500Z' });
-    const recheck = { consent: [{ topic: 'all', unrecorded: 'granted' as const }, { topic: 'marketing', unrecorded: 'granted' as const }], addressHash: 'hash-of-ada' };
-    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z', { recheck }))).toEqual({ status: 'skipped', reason: 'consent_withdrawn' });
-    expect(await store.sendRecord(key.workflowId, key.stepId)).toMatchObject({ status: 'skipped', reason: 'consent_withdrawn' });
-
-    const other = { ...key, stepId: 'reminder2' };
-    await store.reserveSend(other, '2025-01-01T10:00:00.000Z');
-    await store.addSuppression({ addressHash: 'hash-of-ada', reason: 'bounce', source: 'test', at: '2025-01-01T10:00:00.000Z' });
-    expect(await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z', { stepId: 'reminder2', recheck: { consent: [], addressHash: 'hash-of-ada' } }))).toEqual({ status: 'skipped', reason: 'suppressed: bounce' });
-  });
-
-  it('counts a send in doubt against the frequency cap', async () => {
-    const store = open();
-    const limit = { max: 1, windowMs: 24 * 3600_000, label: '1 per 24h' };
-    await store.reserveSend(key, '2025-01-01T10:00:00.000Z', [limit]);
-    await store.claimSend(claimBy('run/1#1', '2025-01-01T10:00:01.000Z'));
-    await store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: 'run/1#1' }, { status: 'in_doubt', reason: 'no reply', at: '2025-01-01T10:00:02.000Z' });
-    const next = await store.reserveSend({ ...key, workflowId: 'onboarding:c1' }, '2025-01-01T12:00:00.000Z', [limit]);
-    expect(next.capped).toEqual({ limit: '1 per 24h', until: '2025-01-02T10:00:00.000Z' });
-    expect((await store.sendsWithStatus('in_doubt', 10)).map((s) => s.workflowId)).toEqual([key.workflowId]);
+    expect(await store.journeyVersionTemplates('cartAbandonment', 'v1')).toEqual({ reminder1: 'Hello {{ firstName }}' });
+    expect(await store.journeyVersionTemplates('cartAbandonment', 'v2')).toEqual({ reminder1: 'edited' });
+    expect(await store.journeyVersionTemplates('onboarding', 'v1')).toBeUndefined();
   });
 });
 
-describe('one file shared by two processes', () => {
+describeStores('one store shared by several processes', ({ backend, open, location }) => {
   it('lets each store instance see the other’s writes', async () => {
-    const cli = open();
-    const server = open();
+    const cli = await open();
+    const server = await open();
 
     await cli.upsertProfiles([{ customerId: 'c1', email: 'ada@example.com', attributes: {} }]);
     expect(await server.getProfile('c1')).toMatchObject({ email: 'ada@example.com' });
@@ -271,27 +244,45 @@ describe('one file shared by two processes', () => {
     expect((await server.reserveSend(key, '2025-01-01T10:01:00.000Z')).record).toMatchObject({ status: 'sending' });
   });
 
-  it('applies each migration once, however often the file is opened', async () => {
-    await open().close();
-    await open().close();
-    open();
-    open();
-
-    const db = new Database(file, { readonly: true });
-    const ids = db.prepare('SELECT id FROM schema_migrations ORDER BY id').pluck().all();
-    db.close();
-    expect(ids).toEqual(migrations.map((m) => m.id));
-
-    const raw = new Database(path.join(dir, 'raw.db'));
-    expect(migrate(raw)).toEqual(migrations.map((m) => m.id));
-    expect(migrate(raw)).toEqual([]);
-    raw.close();
+  it('records an event that arrives at two instances at once exactly once', async () => {
+    const [a, b] = [await open(), await open()];
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).recordEvent(event('twice', '2025-01-01T10:00:00Z'))));
+    expect(answers.filter((answer) => answer.firstSeen)).toHaveLength(1);
+    expect(answers.filter((answer) => answer.differsIn)).toEqual([]);
+    expect(await a.eventsOf('c1')).toHaveLength(1);
   });
 
-  it('works in memory too', async () => {
+  it('applies each migration once, however often and however many at once open it', async () => {
+    // Processes starting together on an empty database: the later ones wait for the first to
+    // migrate, then find it done.
+    await Promise.all([open(), open(), open()]);
+    await (await open()).close();
+    await (await open()).close();
+
+    const list = backend.name === 'postgres' ? postgresMigrations : migrations;
+    expect(await location().appliedMigrations()).toEqual(list.map((m) => m.id));
+  });
+});
+
+describe('migrations', () => {
+  it('PostgreSQL has a migration for each of SQLite’s, under the same id', () => {
+    expect(postgresMigrations.map((m) => m.id)).toEqual(migrations.map((m) => m.id));
+  });
+
+  it('SQLite applies what a file lacks and nothing twice; an in-memory store works too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'journeys-migrate-'));
+    try {
+      const raw = new Database(path.join(dir, 'raw.db'));
+      expect(migrate(raw)).toEqual(migrations.map((m) => m.id));
+      expect(migrate(raw)).toEqual([]);
+      raw.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+
     const store = openSqliteStore(':memory:');
-    opened.push(store);
     await store.upsertProfiles([{ customerId: 'c1', email: 'ada@example.com', attributes: {} }]);
     expect(await store.countProfiles()).toBe(1);
+    await store.close();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTemplateRenderer, safeUrl, TemplateError } from '../domain/templates';
+import { createTemplateRenderer, safeUrl, TemplateError } from '../domain/delivery/templates';
 import { loadCatalogue } from '../journeys';
 
 const renderer = createTemplateRenderer(loadCatalogue().templates);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressHash } from '../domain/address';
+import { addressHash } from '../domain/delivery/address';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import { FIXTURE_TEMPLATES } from './fixtures/journeys';
 import { productTips } from './fixtures/journeys/productTips';

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpApi } from '../client/http';
-import { dkimOptions, loadUnsubscribeKeys } from '../client/unsubscribe';
-import { ConfigError, readConfig } from '../domain/config';
-import { createUnsubscribeSigner, unsubscribeHeaders, unsubscribeLinks, unsubscribeUrl } from '../domain/unsubscribe';
+import { buildHttpApi } from '../api/http';
+import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
+import { ConfigError, readConfig } from '../config';
+import { createUnsubscribeSigner, unsubscribeHeaders, unsubscribeLinks, unsubscribeUrl } from '../domain/delivery/unsubscribeTokens';
 import type journey from '../workflows';
 import { simpleParser } from 'mailparser';
 import { chromium } from 'playwright-core';
@@ -26,7 +26,7 @@ let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
   t = await startJourneyEnv();
-  api = buildHttpApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false, unsubscribe: { signer, store: t.store, topics: ['marketing', 'product'] } });
+  api = buildHttpApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false, unsubscribe: { signer, store: t.store, policy: t.app.policy, topics: ['marketing', 'product'] } });
 });
 afterAll(async () => {
   await api?.close();

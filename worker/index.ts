@@ -1,9 +1,16 @@
 import { join } from 'node:path';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../domain/config';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** One webpack bundle of the interpreter per process, for the workers a process starts and stops (tests, simulate). */
+export function journeyWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundle;
+}
 
 export interface JourneyWorkerOptions {
   connection: NativeConnection;

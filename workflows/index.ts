@@ -6,11 +6,11 @@
 // Journeys wait for weeks, so every change here meets running histories: a change in the
 // commands a step issues goes behind `patched()` (README, "Changing the interpreter").
 import { condition, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { CustomerEvent } from '../domain/customer';
-import { GLOBAL_TOPIC } from '../domain/topics';
-import type { JourneyStatus, Step } from '../domain/journey';
-import { eventMatches } from '../domain/journeyFlow';
-import { readPath } from '../domain/path';
+import type { CustomerEvent } from '../domain/customer/types';
+import { withdrawalReaches } from '../domain/customer/topics';
+import type { JourneyStatus, Step } from '../domain/journey/types';
+import { eventMatches } from '../domain/journey/flow';
+import { readPath } from '../domain/rules/path';
 import { consentChangedSignal, eventSignal, journeySummary, stateQuery, type JourneyInput, type JourneyState, type PendingWait } from './messages';
 import { JOURNEY_STATUS, JOURNEY_STEP } from './searchAttributes';
 import { runStep, type Run } from './steps';
@@ -155,7 +155,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   });
   setHandler(consentChangedSignal, ({ topic, status }) => {
     // Transactional journeys (receipts) do not depend on consent, as the send step does not check it for them.
-    if (status === 'withdrawn' && !definition.transactional && (topic === definition.topic || topic === GLOBAL_TOPIC)) {
+    if (status === 'withdrawn' && !definition.transactional && withdrawalReaches(topic, definition.topic)) {
       end('opted_out', topic, `Consent for ${topic} withdrawn`);
     }
   });

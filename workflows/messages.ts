@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ConsentStatus, CustomerEvent } from '../domain/customer';
-import type { JourneyDefinition, JourneyStatus } from '../domain/journey';
-import { readPath } from '../domain/path';
+import type { ConsentStatus, CustomerEvent } from '../domain/customer/types';
+import type { JourneyDefinition, JourneyStatus } from '../domain/journey/types';
+import { readPath } from '../domain/rules/path';
 
 export interface JourneyInput {
   definition: JourneyDefinition;

@@ -2,12 +2,12 @@
 // of the step that follows (undefined ends the journey). Everything that needs the store
 // or SMTP is an activity; time is Temporal's (durable timers via `condition`).
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
-import type { CustomerEvent } from '../domain/customer';
-import { parseDuration } from '../domain/duration';
-import { redactAddresses } from '../domain/redact';
-import type { JourneyStatus, Step, StepOf } from '../domain/journey';
-import { eventMatches, nextStepId } from '../domain/journeyFlow';
-import { assignVariant, fnv1a32 } from '../domain/split';
+import type { CustomerEvent } from '../domain/customer/types';
+import { parseDuration } from '../domain/time/duration';
+import { redactAddresses } from '../domain/delivery/redact';
+import type { JourneyStatus, Step, StepOf } from '../domain/journey/types';
+import { eventMatches, nextStepId } from '../domain/journey/flow';
+import { assignVariant, fnv1a32 } from '../domain/journey/split';
 import type { createActivities, SendStepResult } from '../activities';
 import type { JourneyInput, JourneyState, PendingWait } from './messages';
 

@@ -1,12 +1,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type SendStepInput, type SendStepResult } from '../../activities';
-import { createSmtpMailer } from '../../activities/smtp';
-import type { Config } from '../../domain/config';
-import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
-import { loadCatalogue } from '../../journeys';
+import { compose } from '../../compose';
+import type { Config } from '../../config';
 import type { Store } from '../../store/types';
-import { createActivityDeps } from '../../worker/deps';
-import { TEST_UNSUBSCRIBE } from './journeyEnv';
+import { testConfig } from './journeyEnv';
 
 export interface SendAttempt {
   workflowId: string;
@@ -20,19 +17,10 @@ export interface SendAttempt {
  * run as one chosen attempt in Temporal's MockActivityEnvironment: for races between
  * attempts and for an attempt that starts long after it was scheduled.
  */
-export function sendStepHarness(options: { store: Store; smtpUrl: string; quietHours?: Config['quietHours']; clock?: () => Promise<Date> }) {
-  const { sendStep } = createActivities(
-    createActivityDeps({
-      store: options.store,
-      mailer: createSmtpMailer({ url: options.smtpUrl }),
-      catalogue: loadCatalogue(),
-      config: { mailFrom: 'Shop <hello@shop.example.com>', consent: { optInTopics: [] }, frequencyCaps: [], quietHours: options.quietHours, defaultTimezone: 'UTC' },
-      unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
-      sweepSegments: () => Promise.reject(new Error('no segment sweep here')),
-      routePendingEvents: () => Promise.reject(new Error('no event routing here')),
-      clock: options.clock,
-    }),
-  );
+export async function sendStepHarness(options: { store: Store; smtpUrl: string; quietHours?: Config['quietHours']; clock?: () => Promise<Date> }) {
+  // No Temporal is reached: the composition's client connects lazily, and the activity only uses the store and SMTP.
+  const app = await compose(testConfig({ quietHours: options.quietHours }), { store: options.store, smtpUrl: options.smtpUrl, workerClock: options.clock });
+  const { sendStep } = createActivities(app.activityDeps());
   return (input: SendStepInput, { workflowId, attempt, scheduledAt = new Date() }: SendAttempt) =>
     new MockActivityEnvironment({
       attempt,

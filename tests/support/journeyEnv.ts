@@ -2,18 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createSmtpMailer } from '../../activities/smtp';
-import { JourneyClient } from '../../client/journeyClient';
-import { consentDefault, type Config } from '../../domain/config';
-import { createUnsubscribeSigner, unsubscribeLinks } from '../../domain/unsubscribe';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import type { JourneyClient } from '../../app/journeyClient';
+import { compose, type Composition, type Overrides } from '../../compose';
+import { startWorkerRole } from '../../compose/roles';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, PROJECT_ROOT, readConfig, type Config } from '../../config';
 import { loadCatalogue, type Catalogue } from '../../journeys';
+import type { OutboxOptions } from '../../scripts/outbox';
 import { openSqliteStore } from '../../store/sqlite';
 import type { Store } from '../../store/types';
-import { createJourneyWorker, WORKFLOWS_PATH } from '../../worker';
-import { createActivityDeps } from '../../worker/deps';
-import type { OutboxOptions } from '../../scripts/outbox';
-import { journeySearchAttributes } from '../../workflows/searchAttributes';
+import { journeyWorkflowBundle } from '../../worker';
 import { startMailbox, type Mailbox } from './mail';
 
 let runtimeInstalled = false;
@@ -30,13 +28,6 @@ export function quietRuntime() {
     }),
   });
   runtimeInstalled = true;
-}
-
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** One webpack bundle of the interpreter per test process. */
-export function workflowBundle() {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
-  return bundle;
 }
 
 export function requiredEnv(name: string): string {
@@ -75,8 +66,12 @@ export interface JourneyEnv {
   env: TestWorkflowEnvironment;
   store: Store;
   mailbox: Mailbox;
+  /** The current deploy: its client, its policy and its worker. */
+  app: Composition;
   client: JourneyClient;
   faults: Faults;
+  /** Another composition on this environment's store and Temporal (a client on other journeys, say), without a worker. */
+  compose(overrides?: Overrides): Promise<Composition>;
   /** Stops the worker and starts a new one, and a new client, on another catalogue: a deploy of edited journeys. */
   redeploy(catalogue: Catalogue): Promise<void>;
   close(): Promise<void>;
@@ -112,77 +107,96 @@ export const TEST_UNSUBSCRIBE = {
   mailto: 'unsubscribe@shop.example.com',
 };
 
+/** The suite's settings: the product's defaults with the suite's addresses, and the send policies a test asks for. */
+export function testConfig(options: Pick<JourneyEnvOptions, 'frequencyCaps' | 'optInTopics' | 'quietHours' | 'cacheWorkflows'> = {}): Config {
+  const env = { TEMPORAL_TASK_QUEUE: 'journeys-test', MAIL_FROM: 'Shop <hello@shop.example.com>', PUBLIC_URL: TEST_UNSUBSCRIBE.publicUrl, UNSUBSCRIBE_MAILTO: TEST_UNSUBSCRIBE.mailto };
+  const config = readConfig(env, PROJECT_ROOT);
+  return {
+    ...config,
+    unsubscribe: { ...config.unsubscribe, keys: TEST_UNSUBSCRIBE.keys },
+    consent: { optInTopics: options.optInTopics ?? [] },
+    frequencyCaps: options.frequencyCaps ?? [],
+    quietHours: options.quietHours,
+    // A stopped worker's sticky queue would hold the next task of its cached runs for its
+    // timeout, which the time-skipping server never lets pass: tests that redeploy cache none.
+    maxCachedWorkflows: options.cacheWorkflows === false ? 0 : DEFAULT_MAX_CACHED_WORKFLOWS,
+  };
+}
+
+/** The calls that take the client's clock, each preceded by reading Temporal's time. */
+const CLOCKED = new Set(['ingest', 'ingestBatch', 'upsertProfile', 'sweepSegments', 'routePendingEvents', 'changeConsent', 'suppress', 'forget', 'resolveSend']);
+
+function followServerTime(client: JourneyClient, sync: () => Promise<void>): JourneyClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || !CLOCKED.has(String(property))) return value;
+      return async (...args: unknown[]) => {
+        await sync();
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<JourneyEnv> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: requiredEnv('TEMPORAL_TEST_SERVER_PATH') } },
-  });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    // 2 is KEYWORD in Temporal's IndexedValueType enum.
-    searchAttributes: Object.fromEntries(journeySearchAttributes.map((key) => [key.name, 2])),
   });
   const dir = mkdtempSync(join(tmpdir(), 'journeys-test-'));
   const faults: Faults = { failAfterSmtpAccepted: 0, failAfterSentRecorded: 0 };
   const sqlite = openSqliteStore(join(dir, 'journeys.db'));
   const store = withFaults(sqlite, faults);
   const mailbox = await startMailbox(options.mailbox);
-  const taskQueue = 'journeys-test';
-  const mailer = createSmtpMailer({ url: options.smtpUrl ?? mailbox.url });
-  const bundle = await workflowBundle();
+  const config = testConfig(options);
+  // Events are accepted on Temporal's clock, as the workflows and activities run on it: on the
+  // real clock a test's "61 days ago" would be in the future once the server has skipped ahead.
+  // The offset is read before each call that accepts something (see `followServerTime`).
+  let offset = 0;
+  const syncClock = async () => {
+    offset = (await env.currentTimeMs()) - Date.now();
+  };
+  await syncClock();
+  const shared: Overrides = {
+    store,
+    smtpUrl: options.smtpUrl ?? mailbox.url,
+    clock: options.now ?? (() => new Date(Date.now() + offset)),
+    workerClock: async () => new Date(await env.currentTimeMs()),
+    temporal: { client: env.client, workerConnection: env.nativeConnection },
+    workflowBundle: await journeyWorkflowBundle(),
+  };
+  const others: Composition[] = [];
 
   /** A client and a worker on one catalogue, as one deploy of the product would run them. */
   const deploy = async (catalogue: Catalogue) => {
-    const client = new JourneyClient({ temporal: env.client, store, catalogue, taskQueue, consentDefault: consentDefault({ consent: { optInTopics: options.optInTopics ?? [] } }), now: options.now });
-    const worker = await createJourneyWorker({
-      connection: env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: bundle,
-      // A stopped worker's sticky queue would hold the next task of its cached runs for its
-      // timeout, which the time-skipping server never lets pass: tests that redeploy cache none.
-      maxCachedWorkflows: options.cacheWorkflows === false ? 0 : undefined,
-      deps: createActivityDeps({
-        store,
-        mailer,
-        catalogue,
-        config: {
-          mailFrom: 'Shop <hello@shop.example.com>',
-          consent: { optInTopics: options.optInTopics ?? [] },
-          frequencyCaps: options.frequencyCaps ?? [],
-          quietHours: options.quietHours,
-          defaultTimezone: 'UTC',
-        },
-        unsubscribe: unsubscribeLinks(createUnsubscribeSigner(TEST_UNSUBSCRIBE.keys), TEST_UNSUBSCRIBE),
-        sweepSegments: (now) => client.sweepSegments(now),
-        routePendingEvents: (now) => client.routePendingEvents(now),
-        clock: async () => new Date(await env.currentTimeMs()),
-      }),
-    });
-    const running = worker.run();
-    return {
-      client,
-      async stop() {
-        worker.shutdown();
-        await running;
-      },
-    };
+    const app = await compose(config, { ...shared, catalogue });
+    await startWorkerRole(app);
+    return app;
   };
-  let deployed = await deploy(options.catalogue ?? loadCatalogue());
 
+  const first = await deploy(options.catalogue ?? loadCatalogue());
+  await first.ensureSearchAttributes();
   const journeyEnv: JourneyEnv = {
     env,
     store,
     mailbox,
-    client: deployed.client,
+    app: first,
+    get client() {
+      return options.now ? journeyEnv.app.journeys : followServerTime(journeyEnv.app.journeys, syncClock);
+    },
     faults,
+    async compose(overrides = {}) {
+      const app = await compose(config, { ...shared, ...overrides });
+      others.push(app);
+      return app;
+    },
     async redeploy(catalogue) {
-      await deployed.stop();
-      deployed = await deploy(catalogue);
-      journeyEnv.client = deployed.client;
+      await journeyEnv.app.close();
+      journeyEnv.app = await deploy(catalogue);
     },
     async close() {
-      await deployed.stop();
+      for (const app of [...others, journeyEnv.app]) await app.close();
       await env.teardown();
       await mailbox.close();
       await sqlite.close();

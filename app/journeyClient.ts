@@ -1,0 +1,282 @@
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { consentChangeSchema, customerId as customerIdSchema, eventSchema, profileSchema } from '../domain/customer/schema';
+import { MARKETING_TOPIC, withdrawalReaches } from '../domain/customer/topics';
+import type { CustomerEvent, Profile } from '../domain/customer/types';
+import type { SendPolicy } from '../domain/delivery/sendPolicy';
+import { parseSegments, SEGMENT_ENTERED, SEGMENT_LEFT, type SegmentDefinitionInput } from '../domain/rules/segments';
+import type { Catalogue } from '../journeys';
+import { shippedSegments } from '../journeys/segments';
+import type { RecordedEvent, SendRecord, Store } from '../store/types';
+import { consentChangedSignal, stateQuery } from '../workflows/messages';
+import { JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP } from '../workflows/searchAttributes';
+import { auditOf, forget, suppress, type AuditEntry } from './customerRecords';
+import { EventIdConflictError, parseInput, ValidationError } from './errors';
+import { historyEventSchema, recordHistory } from './history';
+import { EventRouter, workflowIdOf, type IngestResult } from './routing';
+import { SegmentTracker, type CustomerSegment, type SweepResult } from './segmentTracker';
+import { listSends, resolveSend, type SendResolution } from './sends';
+import { Semaphore } from './semaphore';
+
+export type { IgnoredStart, IgnoreReason, IngestResult } from './routing';
+
+export interface JourneyClientOptions {
+  temporal: Client;
+  store: Store;
+  catalogue: Catalogue;
+  taskQueue: string;
+  /** Divides every wait, for demos only (see README). */
+  waitScale?: number;
+  /** How many workflow starts and signals may be in flight at once. */
+  maxStartsInFlight?: number;
+  /** Whether a customer may be mailed on a topic: no journey starts that could only end opted out. */
+  policy: SendPolicy;
+  now?: () => Date;
+  /** The segments kept for every customer: the shipped ones when absent. */
+  segments?: SegmentDefinitionInput[];
+}
+
+/** The answer for an event whose id was recorded before with another payload: nothing was recorded or routed. */
+export interface EventIdConflict {
+  eventId: string;
+  error: 'event_id_conflict';
+  message: string;
+}
+
+/** live: each event is ingested in order, as `ingest` does; history: recorded for facts only, nothing started or signalled. */
+export const batchModeSchema = z.enum(['live', 'history']);
+export type BatchMode = z.infer<typeof batchModeSchema>;
+
+export interface BatchResult {
+  mode: BatchMode;
+  /** One per event, in the order given. */
+  results: (IngestResult | EventIdConflict)[];
+}
+
+export interface CustomerJourney {
+  workflowId: string;
+  journeyId: string;
+  status: string;
+  currentStep?: string;
+  nextWakeAt?: string;
+  startedAt?: string;
+  closedAt?: string;
+}
+
+const SEGMENT_EVENT_TYPES = new Set([SEGMENT_ENTERED, SEGMENT_LEFT]);
+/** The routing sweep leaves younger events alone, so it never races an ingest still routing the event it recorded. */
+const ROUTING_GRACE_MS = 60_000;
+const ROUTING_PAGE = 200;
+
+/** The one way into journeys: events, profiles, consent and status, for the HTTP API, the CLI and libraries. */
+export class JourneyClient {
+  private readonly now: () => Date;
+  private readonly segments: SegmentTracker;
+  private readonly router: EventRouter;
+
+  constructor(private readonly options: JourneyClientOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.segments = new SegmentTracker(options.store, parseSegments(options.segments ?? shippedSegments));
+    this.router = new EventRouter({ ...options, waitScale: options.waitScale ?? 1, inFlight: new Semaphore(options.maxStartsInFlight ?? 50), now: this.now });
+  }
+
+  async ingest(input: unknown): Promise<IngestResult> {
+    const parsed = parseInput(eventSchema, input, 'event');
+    const now = this.now();
+    const event: CustomerEvent = { ...parsed, occurredAt: parsed.occurredAt ?? now.toISOString() };
+    const problems = this.router.entriesOf(event).flatMap((entry) => entry.problem ?? []);
+    if (problems.length > 0) throw new ValidationError('event', problems);
+
+    const recorded = await this.options.store.recordEvent(event, { occurredAtGiven: parsed.occurredAt !== undefined });
+    if (recorded.differsIn) throw new EventIdConflictError(event.id, recorded.differsIn);
+    const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [] };
+    if (recorded.routed) return result;
+    try {
+      await this.route(event, now, result);
+    } catch {
+      // The event is recorded, so it is ours to deliver: the event-routing sweep routes it
+      // again, and what got through here is not repeated (workflow ids, event ids).
+      result.routingPending = true;
+    }
+    return result;
+  }
+
+  /**
+   * Ingests a batch. Every event is validated before any is recorded, so a bad one leaves no
+   * half-ingested batch. `live` ingests each in order as `ingest` does; `history` records
+   * them as past facts (RFM, recommendations, segments) without starting or signalling any
+   * journey, and brings the customers' segments to now without segment events.
+   */
+  async ingestBatch(input: unknown, mode: BatchMode = 'live'): Promise<BatchResult> {
+    if (mode === 'history') {
+      const { events } = parseInput(z.object({ events: z.array(historyEventSchema).min(1) }), input, 'batch');
+      const recorded = await recordHistory(this.options.store, this.segments, events, this.now().toISOString());
+      return { mode, results: events.map((event, index) => historyResult(event.id, recorded[index])) };
+    }
+    const { events } = parseInput(z.object({ events: z.array(eventSchema).min(1) }), input, 'batch');
+    const problems = events.flatMap((event, index) =>
+      this.router.entriesOf({ ...event, occurredAt: event.occurredAt ?? this.now().toISOString() }).flatMap(({ problem }) =>
+        problem ? [{ path: `events.${index}.${problem.path}`, message: problem.message }] : [],
+      ),
+    );
+    if (problems.length > 0) throw new ValidationError('batch', problems);
+    const results: BatchResult['results'] = [];
+    for (const event of events) {
+      results.push(
+        await this.ingest(event).catch((err: unknown) => {
+          if (err instanceof EventIdConflictError) return conflictOf(err);
+          throw err;
+        }),
+      );
+    }
+    return { mode, results };
+  }
+
+  /**
+   * Routes the events recorded over a minute before `now` whose routing failed (Temporal was
+   * unreachable), in the order they were recorded; run by the `event-routing-sweep` Schedule.
+   * The first failure stops the sweep, to be retried, so no event overtakes an earlier one.
+   */
+  async routePendingEvents(now: Date | string = this.now()): Promise<{ routed: number }> {
+    const recordedBefore = new Date(new Date(now).getTime() - ROUTING_GRACE_MS).toISOString();
+    let routed = 0;
+    for (let page = await this.options.store.unroutedEvents(recordedBefore, ROUTING_PAGE); page.length > 0; page = await this.options.store.unroutedEvents(recordedBefore, ROUTING_PAGE)) {
+      for (const { event, recordedAt } of page) {
+        await this.route(event, new Date(recordedAt), { eventId: event.id, duplicate: false, started: [], signalled: [] });
+        routed++;
+      }
+    }
+    return { routed };
+  }
+
+  async upsertProfile(input: unknown): Promise<Profile> {
+    const profile = parseInput(profileSchema, input, 'profile');
+    await this.options.store.upsertProfiles([profile]);
+    await this.trackSegments(profile.customerId);
+    return profile;
+  }
+
+  /** The segments the customer is in now, with the time they entered each. */
+  async segmentsOf(customerId: unknown): Promise<CustomerSegment[]> {
+    const { customerId: id } = parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
+    return this.segments.segmentsOf(id);
+  }
+
+  /**
+   * Recomputes every customer's segments as of `now`, for memberships the passing of time
+   * alone changed ("3 views in the last 7 days" once the first view is 7 days old), and
+   * ingests a segment.entered / segment.left event for each change.
+   */
+  sweepSegments(now: Date | string = this.now()): Promise<SweepResult> {
+    const at = typeof now === 'string' ? now : now.toISOString();
+    return this.segments.sweep(at, (event) => this.ingest(event));
+  }
+
+  /**
+   * Starts, signals and recomputes segments for a recorded event, then marks it routed.
+   * Its age is judged as of `acceptedAt`, when it reached us: an event the routing sweep
+   * delivers late is as fresh as it was then.
+   */
+  private async route(event: CustomerEvent, acceptedAt: Date, result: IngestResult): Promise<void> {
+    await this.router.route(event, acceptedAt, result);
+    // Before marking it routed, so a crash here recomputes on the event's retry. Segment
+    // events themselves never recompute: that is what keeps a change from feeding itself.
+    if (!SEGMENT_EVENT_TYPES.has(event.type)) await this.trackSegments(event.customerId, result);
+    await this.options.store.markEventRouted(event.id);
+  }
+
+  /**
+   * Recomputes one customer's segments at the current time, whatever the time of the event
+   * that prompted it; what the change events start, signal or leave unstarted is added to `result`.
+   */
+  private async trackSegments(customerId: string, result?: IngestResult): Promise<void> {
+    await this.segments.recompute(customerId, this.now().toISOString(), async (event) => {
+      const change = await this.ingest(event);
+      if (!result) return;
+      result.started.push(...change.started);
+      result.signalled.push(...change.signalled);
+      if (change.ignored) (result.ignored ??= []).push(...change.ignored);
+      if (change.routingPending) result.routingPending = true;
+    });
+  }
+
+  /** Writes the consent ledger first, then tells the customer's running journeys on that topic. */
+  async changeConsent(input: unknown): Promise<{ signalled: string[] }> {
+    const change = parseInput(consentChangeSchema, input, 'consent change');
+    await this.options.store.recordConsent({ ...change, at: this.now().toISOString() });
+    const signalled: string[] = [];
+    if (change.status === 'withdrawn') {
+      // A global opt-out reaches every run; transactional journeys ignore it themselves.
+      const runs = (await this.options.store.journeyRuns(change.customerId)).filter((run) => withdrawalReaches(change.topic, run.topic));
+      await Promise.all(
+        runs.map(async (run) => {
+          if (await this.router.signal(run.workflowId, consentChangedSignal, { topic: change.topic, status: change.status })) {
+            signalled.push(run.workflowId);
+          }
+        }),
+      );
+    }
+    return { signalled };
+  }
+
+  /** The customer's journeys from Temporal visibility, with live step and wake-up from each running one's `state` query. */
+  async journeysOf(customerId: unknown): Promise<CustomerJourney[]> {
+    const { customerId: id } = parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
+    const journeys: CustomerJourney[] = [];
+    for await (const run of this.options.temporal.workflow.list({ query: `CustomerId = "${id}"` })) {
+      const attrs = run.typedSearchAttributes;
+      const journey: CustomerJourney = {
+        workflowId: run.workflowId,
+        journeyId: attrs.get(JOURNEY_ID) ?? run.type,
+        status: run.status.name === 'RUNNING' ? 'running' : (attrs.get(JOURNEY_STATUS) ?? run.status.name.toLowerCase()),
+        currentStep: attrs.get(JOURNEY_STEP),
+        startedAt: run.startTime.toISOString(),
+        closedAt: run.closeTime?.toISOString(),
+      };
+      if (run.status.name === 'RUNNING') {
+        const state = await this.options.temporal.workflow.getHandle(run.workflowId, run.runId).query(stateQuery).catch(() => undefined);
+        if (state) Object.assign(journey, { currentStep: state.currentStep, nextWakeAt: state.nextWakeAt });
+      }
+      journeys.push(journey);
+    }
+    return journeys;
+  }
+
+  /** Adds an address to the suppression list; a complaint also withdraws marketing consent. */
+  suppress(input: unknown) {
+    return suppress(this.options.store, input, (customerId, source) => this.changeConsent({ customerId, topic: MARKETING_TOPIC, status: 'withdrawn', source }), this.now());
+  }
+
+  /** Sends in one state (default: in doubt), oldest change first, for operators. */
+  sends(query?: unknown): Promise<SendRecord[]> {
+    return listSends(this.options.store, query);
+  }
+
+  /** Settles a send in doubt: the operator confirms delivery, or has the kept message sent once more. */
+  resolveSend(input: unknown): Promise<SendResolution> {
+    return resolveSend(this.options.store, this.options.temporal, this.options.taskQueue, input, this.now());
+  }
+
+  /** The customer's story in time order: journeys, sends, skips with reasons, consent, suppression. */
+  audit(customerId: unknown): Promise<AuditEntry[]> {
+    return auditOf(this.options.store, customerId);
+  }
+
+  /** Terminates the customer's journeys, erases their data, keeps only a suppressed hash of their address. */
+  forget(customerId: unknown) {
+    return forget(this.options.store, this.options.temporal, customerId, this.now());
+  }
+
+  workflowIdOf(journeyId: string, customerId: string, entryKey?: string): string {
+    return workflowIdOf(journeyId, customerId, entryKey);
+  }
+}
+
+function historyResult(eventId: string, recorded: RecordedEvent): IngestResult | EventIdConflict {
+  if (recorded.differsIn) return conflictOf(new EventIdConflictError(eventId, recorded.differsIn));
+  return { eventId, duplicate: !recorded.firstSeen, started: [], signalled: [] };
+}
+
+function conflictOf(err: EventIdConflictError): EventIdConflict {
+  return { eventId: err.eventId, error: 'event_id_conflict', message: err.message };
+}

@@ -1,0 +1,154 @@
+// The composition root: the one place that turns settings into a running product. Entry
+// points (npm start, the worker role, the CLI, simulate, tests, the bench, the library's
+// connect) call `compose` instead of wiring store, Temporal, SMTP and the send policy by
+// hand; nothing else imports this folder, so the other folders never depend on each other
+// through it. The roles (worker, HTTP API) start from ./roles, so a library user (client/)
+// loads neither the worker's native runtime nor Fastify.
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import type { ActivityDeps } from '../activities';
+import { createSmtpMailer } from '../activities/smtp';
+import { JourneyClient } from '../app/journeyClient';
+import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../app/schedules';
+import { temporalAddress, type Config } from '../config';
+import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
+import { createSendPolicy, type SendPolicy } from '../domain/delivery/sendPolicy';
+import { createUnsubscribeSigner, unsubscribeLinks, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/delivery/unsubscribeTokens';
+import { loadCatalogue, type Catalogue } from '../journeys';
+import { openStore } from '../store/open';
+import type { Store } from '../store/types';
+import { createActivityDeps } from '../worker/deps';
+import { journeySearchAttributes } from '../workflows/searchAttributes';
+
+/** What tests, simulate and the bench put in place of what the settings name. */
+export interface Overrides {
+  /** Used as it is and left open; otherwise the configured store is opened, and closed by `close`. */
+  store?: Store;
+  catalogue?: Catalogue;
+  /** The SMTP server the worker sends through, instead of SMTP_URL or the embedded outbox. */
+  smtpUrl?: string;
+  /** The clock events are accepted on (JourneyClient's). */
+  clock?: () => Date;
+  /** The activities' clock: Temporal's, in time-skipping tests. */
+  workerClock?: () => Promise<Date>;
+  /** A Temporal to use as it is (a test environment's), left open; otherwise the configured one is connected. */
+  temporal?: { client: Client; workerConnection?: NativeConnection };
+  /** A prebuilt workflow bundle, where start-up time matters. */
+  workflowBundle?: WorkflowBundleOption;
+  unsubscribeKeys?: UnsubscribeKey[];
+}
+
+export interface Composition {
+  config: Config;
+  overrides: Overrides;
+  store: Store;
+  catalogue: Catalogue;
+  policy: SendPolicy;
+  temporal: Client;
+  journeys: JourneyClient;
+  /** Built on first use: only the roles that send or serve /u need the keys. */
+  unsubscribeSigner(): UnsubscribeSigner;
+  activityDeps(): ActivityDeps;
+  /** The topics every customer has (the catalogue's), for the unsubscribe page. */
+  topics: string[];
+  /** The journey search attributes, on a Temporal that lacks them. */
+  ensureSearchAttributes(): Promise<void>;
+  /** The segment-sweep and event-routing-sweep Schedules, unless they exist. */
+  ensureSchedules(): Promise<void>;
+  /** Runs `step` on close, before what was opened earlier is closed. */
+  onClose(step: () => Promise<void>): void;
+  /** Stops what was started and closes what was opened, in reverse order; what was given stays open. */
+  close(): Promise<void>;
+}
+
+/** The one place the store is chosen: PostgreSQL when DATABASE_URL names one, else the embedded SQLite file. */
+export function openConfiguredStore(config: Config): Promise<Store> {
+  return openStore(config);
+}
+
+export async function compose(config: Config, overrides: Overrides = {}): Promise<Composition> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const step of closers.splice(0).reverse()) await step();
+  };
+  const catalogue = overrides.catalogue ?? loadCatalogue();
+  const store = overrides.store ?? (await openConfiguredStore(config));
+  if (!overrides.store) closers.push(() => store.close());
+  const temporal = overrides.temporal?.client ?? lazyClient(config, closers);
+  const { optInTopics } = config.consent;
+  const policy = createSendPolicy({ optInTopics, frequencyCaps: config.frequencyCaps, quietHours: config.quietHours, defaultTimezone: config.defaultTimezone });
+  const journeys = new JourneyClient({
+    temporal,
+    store,
+    catalogue,
+    policy,
+    taskQueue: config.temporal.taskQueue,
+    waitScale: config.waitScale,
+    maxStartsInFlight: config.maxStartsInFlight,
+    now: overrides.clock,
+  });
+
+  let signer: UnsubscribeSigner | undefined;
+  const unsubscribeSigner = () => (signer ??= createUnsubscribeSigner(overrides.unsubscribeKeys ?? loadUnsubscribeKeys(config)));
+  let deps: ActivityDeps | undefined;
+  const activityDeps = () =>
+    (deps ??= createActivityDeps({
+      store,
+      catalogue,
+      policy,
+      clock: overrides.workerClock,
+      from: config.mailFrom,
+      mailer: createSmtpMailer({ url: overrides.smtpUrl ?? config.smtp.url ?? `smtp://127.0.0.1:${config.smtp.outboxPort}`, dkim: dkimOptions(config) }),
+      unsubscribe: unsubscribeLinks(unsubscribeSigner(), config.unsubscribe),
+      sweepSegments: (now) => journeys.sweepSegments(now),
+      routePendingEvents: (now) => journeys.routePendingEvents(now),
+    }));
+
+  return {
+    config,
+    overrides,
+    store,
+    catalogue,
+    policy,
+    temporal,
+    journeys,
+    unsubscribeSigner,
+    activityDeps,
+    topics: [...new Set(catalogue.journeys.map((j) => j.definition.topic))],
+    async ensureSearchAttributes() {
+      const { namespace } = config.temporal;
+      const { operatorService } = temporal.connection;
+      // The time-skipping test server cannot list them (UNIMPLEMENTED); it tells which exist
+      // by refusing them (ALREADY_EXISTS), as a second process starting at once would.
+      const listed = await operatorService.listSearchAttributes({ namespace }).catch(unlessGrpc(GRPC_UNIMPLEMENTED));
+      const missing = journeySearchAttributes.filter((key) => !listed?.customAttributes?.[key.name]);
+      // 2 is KEYWORD in Temporal's IndexedValueType enum.
+      const searchAttributes = Object.fromEntries(missing.map((key) => [key.name, 2]));
+      if (missing.length > 0) await operatorService.addSearchAttributes({ namespace, searchAttributes }).catch(unlessGrpc(GRPC_ALREADY_EXISTS));
+    },
+    async ensureSchedules() {
+      await ensureSegmentSweepSchedule(temporal, config.temporal.taskQueue, config.segmentSweepEvery);
+      await ensureEventRoutingSweepSchedule(temporal, config.temporal.taskQueue);
+    },
+    onClose: (step) => closers.push(step),
+    close,
+  };
+}
+
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_UNIMPLEMENTED = 12;
+
+/** A rejection handler that swallows one gRPC status and rethrows every other error. */
+function unlessGrpc(code: number) {
+  return (err: { code?: number }): undefined => {
+    if (err.code !== code) throw err;
+    return undefined;
+  };
+}
+
+/** Connects on first use, so store-only work (imports, the activity harness) never needs Temporal up. */
+function lazyClient(config: Config, closers: (() => Promise<void>)[]): Client {
+  const connection = Connection.lazy({ address: temporalAddress(config), connectTimeout: '3s' });
+  closers.push(() => connection.close());
+  return new Client({ connection, namespace: config.temporal.namespace });
+}

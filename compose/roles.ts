@@ -1,0 +1,57 @@
+// The roles a composition runs: the worker (journeys' workflows and activities) and the HTTP
+// API (with the public unsubscribe pages). Each stops when its composition closes.
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { buildHttpApi } from '../api/http';
+import { temporalAddress } from '../config';
+import { createJourneyWorker } from '../worker';
+import type { Composition } from './index';
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Settles once the worker has stopped polling and finished the activities in hand. */
+  stopped: Promise<void>;
+}
+
+/** Polls the configured task queue with every journey's workflows and the activities built from the composition. */
+export async function startWorkerRole(app: Composition): Promise<RunningWorker> {
+  const { config, overrides } = app;
+  let connection = overrides.temporal?.workerConnection;
+  if (!connection) {
+    const own = await NativeConnection.connect({ address: temporalAddress(config) });
+    app.onClose(() => own.close());
+    connection = own;
+  }
+  const worker = await createJourneyWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    maxCachedWorkflows: config.maxCachedWorkflows,
+    workflowBundle: overrides.workflowBundle,
+    deps: app.activityDeps(),
+  });
+  const stopped = worker.run();
+  app.onClose(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await stopped;
+  });
+  return { worker, stopped };
+}
+
+/** The HTTP API and the unsubscribe pages on one listener, not listening yet: tests `inject` into it. */
+export function httpApi(app: Composition, options: { logger?: boolean } = {}): FastifyInstance {
+  return buildHttpApi({
+    journeys: app.journeys,
+    bodyLimit: app.config.http.bodyLimit,
+    logger: options.logger,
+    unsubscribe: { signer: app.unsubscribeSigner(), store: app.store, policy: app.policy, topics: app.topics },
+  });
+}
+
+/** The HTTP API listening where the settings say. */
+export async function startHttpApi(app: Composition): Promise<FastifyInstance> {
+  const api = httpApi(app);
+  await api.listen({ host: app.config.http.host, port: app.config.http.port });
+  app.onClose(() => api.close());
+  return api;
+}

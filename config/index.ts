@@ -1,0 +1,146 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { isDuration } from '../domain/time/duration';
+import { isTimeZone, LOCAL_TIME, type QuietHours } from '../domain/time/localTime';
+import { parseKeyList } from '../domain/delivery/unsubscribeTokens';
+
+/** The repository, where the embedded defaults keep their data (`./data`). */
+export const PROJECT_ROOT = join(__dirname, '..');
+
+/** Journeys a worker keeps in memory between workflow tasks: waiting ones need no place there. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
+
+const port = z.coerce.number().int().min(1).max(65535);
+const QUIET = /^(\d\d:\d\d)-(\d\d:\d\d)$/;
+const CAP = /^([a-z][a-z0-9_-]*):(\d+)\/(\d+[smhdw])$/;
+
+// Every setting, read once from the environment and passed down; the README lists them.
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('journeys'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  DATA_DIR: z.string().min(1).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'a PostgreSQL URL such as "postgres://user:password@db.example.com:5432/journeys", or unset for the embedded SQLite store' }).optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
+  SMTP_URL: z.url().optional(),
+  OUTBOX_PORT: port.default(1025),
+  MAIL_FROM: z.string().min(3).default('Journeys demo <hello@shop.example.com>'),
+  JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
+  MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CACHED_WORKFLOWS),
+  SEGMENT_SWEEP_EVERY: z.string().default('1h').refine(isDuration, 'a duration such as "15m" or "1h"'),
+  CONSENT_OPT_IN_TOPICS: z.string().default(''),
+  QUIET_HOURS: z
+    .string()
+    .default('21:00-08:00')
+    .refine((text) => text === 'off' || (QUIET.exec(text)?.slice(1).every((t) => LOCAL_TIME.test(t)) ?? false), 'write quiet hours as HH:MM-HH:MM in local time, e.g. "21:00-08:00", or "off"'),
+  DEFAULT_TIMEZONE: z.string().default('UTC').refine(isTimeZone, 'an IANA timezone such as "Europe/Berlin"'),
+  FREQUENCY_CAPS: z
+    .string()
+    .default('')
+    .refine((text) => text.split(',').every((cap) => cap.trim() === '' || CAP.test(cap.trim())), 'write caps as topic:count/window, e.g. "marketing:1/24h,marketing:3/7d"'),
+  /** Where customers reach the unsubscribe page; RFC 8058 wants https, the http default is for local use only. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'give the public http(s) address of the HTTP API, e.g. "https://journeys.shop.example.com"' }).optional(),
+  UNSUBSCRIBE_MAILTO: z.email().default('unsubscribe@shop.example.com'),
+  UNSUBSCRIBE_KEYS: z
+    .string()
+    .transform((text, ctx) => {
+      const { keys, problems } = parseKeyList(text);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return problems.length > 0 ? z.NEVER : keys;
+    })
+    .optional(),
+  DKIM_DOMAIN: z.string().min(1).optional(),
+  DKIM_SELECTOR: z.string().min(1).optional(),
+  DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+}).superRefine((e, ctx) => {
+  const dkim = { DKIM_DOMAIN: e.DKIM_DOMAIN, DKIM_SELECTOR: e.DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE: e.DKIM_PRIVATE_KEY_FILE };
+  const missing = Object.entries(dkim).filter(([, value]) => value === undefined).map(([name]) => name);
+  if (missing.length > 0 && missing.length < 3) {
+    ctx.addIssue({ code: 'custom', path: [missing[0]], message: `DKIM signing needs DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together; set ${missing.join(' and ')} too, or unset all three` });
+  }
+});
+
+export class ConfigError extends Error {}
+
+function quietHoursOf(text: string): QuietHours {
+  const [, start, end] = QUIET.exec(text) ?? [];
+  return { start, end };
+}
+
+export function readConfig(env: Record<string, string | undefined>, projectRoot: string) {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success) {
+    throw new ConfigError(`invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = parsed.data;
+  const dataDir = e.DATA_DIR ?? join(projectRoot, 'data');
+  return {
+    temporal: {
+      /** Unset: `npm start` runs the embedded dev server on `port`. */
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      dbFile: join(dataDir, 'temporal.db'),
+    },
+    dataDir,
+    storeFile: join(dataDir, 'journeys.db'),
+    /** Set: the store is this PostgreSQL database instead of `storeFile` (see store/open.ts). */
+    databaseUrl: e.DATABASE_URL,
+    http: { host: e.HOST, port: e.PORT, bodyLimit: e.BODY_LIMIT_BYTES },
+    smtp: {
+      /** Unset: the embedded outbox on `outboxPort` keeps every email as an .eml file in `outboxDir`. */
+      url: e.SMTP_URL,
+      outboxPort: e.OUTBOX_PORT,
+      outboxDir: join(dataDir, 'outbox'),
+    },
+    mailFrom: e.MAIL_FROM,
+    waitScale: e.JOURNEY_WAIT_SCALE,
+    maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+    /** Journeys the worker keeps in memory between workflow tasks (about 1 MB each). */
+    maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+    /** How often the segment-sweep Schedule recomputes time-based segments. */
+    segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,
+    consent: {
+      /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
+      optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),
+    },
+    /** No marketing email arrives in these local hours of the customer's timezone; transactional email ignores them. */
+    quietHours: e.QUIET_HOURS === 'off' ? undefined : quietHoursOf(e.QUIET_HOURS),
+    /** The timezone of customers whose profile names none (or an unknown one). */
+    defaultTimezone: e.DEFAULT_TIMEZONE,
+    frequencyCaps: e.FREQUENCY_CAPS.split(',')
+      .map((cap) => CAP.exec(cap.trim()))
+      .filter((match) => match !== null)
+      .map(([, topic, max, window]) => ({ topic, max: Number(max), window })),
+    unsubscribe: {
+      publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+      mailto: e.UNSUBSCRIBE_MAILTO,
+      /** Empty: the embedded default keeps one generated key in `<dataDir>/unsubscribe-keys` (see loadUnsubscribeKeys). */
+      keys: e.UNSUBSCRIBE_KEYS ?? [],
+    },
+    /** Absent: emails go out unsigned (the relay may sign them). */
+    dkim:
+      e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY_FILE
+        ? { domainName: e.DKIM_DOMAIN, keySelector: e.DKIM_SELECTOR, privateKeyFile: e.DKIM_PRIVATE_KEY_FILE }
+        : undefined,
+  };
+}
+
+export type Config = ReturnType<typeof readConfig>;
+
+/** The settings of this process, read once at its start. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  return readConfig(env, PROJECT_ROOT);
+}
+
+/** The Temporal frontend address: the configured cluster, or the embedded dev server. */
+export function temporalAddress(config: Config): string {
+  return config.temporal.address ?? `${config.http.host}:${config.temporal.port}`;
+}

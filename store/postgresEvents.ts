@@ -1,0 +1,119 @@
+import type pg from 'pg';
+import type { CustomerEvent } from '../domain/customer/types';
+import { eventDifferences, epochMs } from './eventIdentity';
+import { inTransaction, type Queryable } from './postgresPool';
+import { toEvent, type EventRow } from './rows';
+import type { RecordedEvent, Store } from './types';
+
+interface FirstCopyRow {
+  id: string;
+  customer_id: string;
+  type: string;
+  // bigint arrives as text: pg will not round a number that may exceed 2^53.
+  occurred_at_ms: string;
+  properties: string;
+  routed_at: Date | null;
+}
+
+const COLUMNS = 'id, customer_id, type, occurred_at, properties';
+
+/** The event log in PostgreSQL: recorded once per id, in order of arrival, routed by the sweep if routing failed. */
+export function postgresEvents(pool: pg.Pool): Pick<
+  Store,
+  'recordEvent' | 'recordHistory' | 'markEventRouted' | 'unroutedEvents' | 'eventsSince' | 'eventById' | 'eventsOf' | 'latestEventsOfType'
+> {
+  const select = async (text: string, values: unknown[]) => (await pool.query<EventRow>(text, values)).rows.map(toEvent);
+
+  return {
+    async recordEvent(event, { occurredAtGiven = true } = {}) {
+      const [recorded] = await recordAll(pool, [event], false, occurredAtGiven);
+      return recorded;
+    },
+    async recordHistory(events) {
+      if (events.length === 0) return [];
+      return inTransaction(pool, (client) => recordAll(client, events, true, true));
+    },
+    async markEventRouted(eventId) {
+      // The first routing time is kept: a re-route after a crash is not news.
+      const { rowCount } = await pool.query('UPDATE events SET routed_at = coalesce(routed_at, now()) WHERE id = $1', [eventId]);
+      if (rowCount === 0) throw new Error(`cannot mark event ${eventId} routed: it was never recorded`);
+    },
+    async unroutedEvents(recordedBefore, limit) {
+      const { rows } = await pool.query<EventRow & { recorded_at: Date }>(
+        `SELECT ${COLUMNS}, recorded_at FROM events WHERE routed_at IS NULL AND recorded_at < $1 ORDER BY seq LIMIT $2`,
+        [new Date(recordedBefore).toISOString(), limit],
+      );
+      return rows.map((row) => ({ event: toEvent(row), recordedAt: row.recorded_at.toISOString() }));
+    },
+    async eventsSince(customerId, types, since) {
+      return select(
+        `SELECT ${COLUMNS} FROM events WHERE customer_id = $1 AND type = ANY($2::text[]) AND occurred_at_ms >= $3 ORDER BY occurred_at_ms, seq`,
+        [customerId, types, epochMs(since, 'since')],
+      );
+    },
+    async eventById(eventId) {
+      const [event] = await select(`SELECT ${COLUMNS} FROM events WHERE id = $1`, [eventId]);
+      return event;
+    },
+    async eventsOf(customerId) {
+      return select(`SELECT ${COLUMNS} FROM events WHERE customer_id = $1 ORDER BY occurred_at_ms, seq`, [customerId]);
+    },
+    async latestEventsOfType(type, limit) {
+      return select(`SELECT ${COLUMNS} FROM events WHERE type = $1 ORDER BY occurred_at_ms DESC, seq DESC LIMIT $2`, [type, limit]);
+    },
+  };
+}
+
+/**
+ * Inserts the events in one statement, in their order, keeping the first copy of every id
+ * (also of an id repeated within `events`), then compares each later copy with its first.
+ * Inserting waits for a concurrent insert of the same id to commit, so the read after it
+ * always finds the first copy.
+ */
+async function recordAll(db: Queryable, events: CustomerEvent[], asRouted: boolean, occurredAtGiven: boolean): Promise<RecordedEvent[]> {
+  const occurredAtMs = events.map((event) => epochMs(event.occurredAt, 'occurredAt'));
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
+     SELECT e.id, e.customer_id, e.type, e.occurred_at, e.occurred_at_ms, e.properties, CASE WHEN $7 THEN now() END
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY
+       AS e(id, customer_id, type, occurred_at, occurred_at_ms, properties, position)
+     ORDER BY e.position
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id`,
+    [
+      events.map((e) => e.id),
+      events.map((e) => e.customerId),
+      events.map((e) => e.type),
+      events.map((e) => e.occurredAt),
+      occurredAtMs,
+      events.map((e) => JSON.stringify(e.properties ?? {})),
+      asRouted,
+    ],
+  );
+  const inserted = new Set(rows.map((row) => row.id));
+  const firstIndex = new Map<string, number>();
+  events.forEach((event, index) => firstIndex.has(event.id) || firstIndex.set(event.id, index));
+  const isFirstCopy = (event: CustomerEvent, index: number) => inserted.has(event.id) && firstIndex.get(event.id) === index;
+
+  const repeated = [...new Set(events.filter((event, index) => !isFirstCopy(event, index)).map((event) => event.id))];
+  const firstCopies = new Map<string, FirstCopyRow>();
+  if (repeated.length > 0) {
+    const found = await db.query<FirstCopyRow>(
+      'SELECT id, customer_id, type, occurred_at_ms, properties, routed_at FROM events WHERE id = ANY($1::text[])',
+      [repeated],
+    );
+    for (const row of found.rows) firstCopies.set(row.id, row);
+  }
+
+  return events.map((event, index) => {
+    if (isFirstCopy(event, index)) return { firstSeen: true, routed: asRouted };
+    const first = firstCopies.get(event.id);
+    if (!first) throw new Error(`event ${event.id} conflicted on insert but cannot be read back`);
+    const differsIn = eventDifferences(
+      { customerId: first.customer_id, type: first.type, occurredAtMs: Number(first.occurred_at_ms), properties: JSON.parse(first.properties) },
+      event,
+      occurredAtGiven,
+    );
+    return { firstSeen: false, routed: first.routed_at !== null, ...(differsIn.length > 0 && { differsIn }) };
+  });
+}

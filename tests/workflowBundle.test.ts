@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../config';
+import { WORKFLOWS_PATH } from '../worker';
+import { bundledModules, forbiddenModules, type BundleReport } from './support/bundleModules';
+
+// Workflows run in Temporal's deterministic sandbox, bundled by webpack: whatever they import,
+// however indirectly, is loaded into every journey's sandbox. This is the check that keeps
+// validation (zod), rendering, mail, databases and Node built-ins out of it.
+const offending = (report: BundleReport) => forbiddenModules(report).map(({ name, chain }) => `${name}, imported through ${chain.join(' → ')}`);
+
+describe('the workflow bundle', () => {
+  it('holds no zod, liquidjs, html-to-text, nodemailer, better-sqlite3, pg or Node built-in, directly or through what it imports', async () => {
+    const report = await bundledModules(WORKFLOWS_PATH, PROJECT_ROOT);
+    expect(report.modules.map((m) => m.name)).toContain('workflows/steps.ts');
+    expect(offending(report)).toEqual([]);
+    expect(report.refusal).toBeUndefined();
+  });
+
+  it('names each forbidden module with the chain of imports that brought it in', async () => {
+    const report = await bundledModules(join(__dirname, 'fixtures', 'leakyWorkflows', 'index.ts'), PROJECT_ROOT);
+    expect(offending(report)).toEqual([
+      'node:crypto, imported through tests/fixtures/leakyWorkflows/index.ts → domain/delivery/address.ts → node:crypto',
+      'zod, imported through tests/fixtures/leakyWorkflows/index.ts → domain/journey/schema.ts → zod',
+    ]);
+  });
+});
