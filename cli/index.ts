@@ -17,6 +17,7 @@ import { registerGraph } from './commands/graph';
 import { registerLint } from './commands/lint';
 import { registerPreview } from './commands/preview';
 import { registerSegmentsCommand } from './commands/segments';
+import { registerRoles } from './commands/roles';
 import { registerSends } from './commands/sends';
 import { registerSimulate } from './commands/simulate';
 import { table } from './commands/table';
@@ -176,6 +177,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
 
   registerSegmentsCommand(program, deps);
   registerSends(program, deps);
+  registerRoles(program, out);
   registerLint(program, out, setExitCode);
   registerGraph(program, out);
   registerPreview(program, deps, out);

@@ -4,6 +4,8 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http';
 import { temporalAddress } from '../config';
+import { cacheDir } from '../config/cacheDir';
+import { cachedWorkflowBundle } from '../worker/bundle';
 import { createJourneyWorker } from '../worker';
 import type { Composition } from './index';
 
@@ -14,7 +16,7 @@ export interface RunningWorker {
 }
 
 /** Polls the configured task queue with every journey's workflows and the activities built from the composition. */
-export async function startWorkerRole(app: Composition): Promise<RunningWorker> {
+export async function startWorkerRole(app: Composition, log: (line: string) => void = () => {}): Promise<RunningWorker> {
   const { config, overrides } = app;
   let connection = overrides.temporal?.workerConnection;
   if (!connection) {
@@ -27,7 +29,7 @@ export async function startWorkerRole(app: Composition): Promise<RunningWorker> 
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     maxCachedWorkflows: config.maxCachedWorkflows,
-    workflowBundle: overrides.workflowBundle,
+    workflowBundle: overrides.workflowBundle ?? (await cachedWorkflowBundle(cacheDir(), log)),
     deps: app.activityDeps(),
   });
   const stopped = worker.run();

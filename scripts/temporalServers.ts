@@ -9,8 +9,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
-import { hostname, homedir } from 'node:os';
+import { hostname } from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../config/cacheDir';
 
 type Log = (line: string) => void;
 type Env = NodeJS.ProcessEnv;
@@ -21,10 +22,7 @@ const TEST_SERVER_VERSION_RANGE = '[1.30,2.0)';
 
 const logToStderr: Log = (line) => process.stderr.write(`${line}\n`);
 
-export function cacheDir(env: Env = process.env): string {
-  const base = env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
-  return path.join(base, 'journeys');
-}
+export { cacheDir };
 
 export async function temporalCliPath(log: Log = logToStderr, env: Env = process.env): Promise<string> {
   const explicit = env.TEMPORAL_CLI_PATH;

@@ -1,7 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../config';
 import { WORKFLOWS_PATH } from '../worker';
+import { cachedWorkflowBundle } from '../worker/bundle';
 import { bundledModules, forbiddenModules, type BundleReport } from './support/bundleModules';
 
 // Workflows run in Temporal's deterministic sandbox, bundled by webpack: whatever they import,
@@ -23,5 +26,23 @@ describe('the workflow bundle', () => {
       'node:crypto, imported through tests/fixtures/leakyWorkflows/index.ts → domain/delivery/address.ts → node:crypto',
       'zod, imported through tests/fixtures/leakyWorkflows/index.ts → domain/journey/schema.ts → zod',
     ]);
+  });
+});
+
+describe('the prebuilt workflow bundle a worker loads', () => {
+  it('is built once for the code as it is and then reused, so a worker start runs no webpack', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'journeys-bundles-'));
+    try {
+      const said: string[] = [];
+      const first = await cachedWorkflowBundle(cache, (line) => said.push(line));
+      const builtAt = statSync(first.codePath).mtimeMs;
+      const again = await cachedWorkflowBundle(cache, (line) => said.push(line));
+      expect(again.codePath).toBe(first.codePath);
+      expect(statSync(again.codePath).mtimeMs).toBe(builtAt);
+      expect(said).toEqual([`bundling the journey interpreter into ${first.codePath} (once per code change)`]);
+      expect(readFileSync(first.codePath, 'utf8')).toContain('__TEMPORAL__');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });

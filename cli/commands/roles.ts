@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+
+/**
+ * `journeys worker` and `journeys api`: one role each, as a long-lived process, any number of
+ * each on any host. Loaded on demand, so the other commands never load the worker's runtime.
+ */
+export function registerRoles(program: Command, out: (line: string) => void): void {
+  program
+    .command('worker')
+    .description("run the worker role: every journey's workflows and activities (SMTP sends included), polling the task queue until SIGTERM")
+    .action(async () => {
+      const { runRoles } = await import('../../compose/run.js');
+      await runRoles(['worker'], (line) => out(`journeys worker: ${line}`));
+    });
+  program
+    .command('api')
+    .description('run the HTTP API role (events, profiles, consent, the unsubscribe pages) on HOST:PORT until SIGTERM')
+    .action(async () => {
+      const { runRoles } = await import('../../compose/run.js');
+      await runRoles(['api'], (line) => out(`journeys api: ${line}`));
+    });
+}
