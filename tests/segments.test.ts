@@ -1,14 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli';
 import type { CustomerEvent } from '../domain/customer/types';
 import { computeRfm } from '../domain/rules/rfm';
 import { isTimeBased, membershipChanges, parseSegments, SegmentDefinitionError } from '../domain/rules/segments';
 import { shippedSegments } from '../journeys/segments';
-import { openSqliteStore } from '../store/sqlite';
-import type { Store } from '../store/types';
 import type journey from '../workflows';
 import { stateQuery } from '../workflows/messages';
 import { segmentFixtureCatalogue } from './fixtures/segments';
@@ -81,51 +76,6 @@ describe('segment definitions (pure)', () => {
     expect(() => parseSegments([{ id: 'Bad id', name: '', rule: { attr: 'x', op: 'eq', value: 1 } }])).toThrow(/id: segment ids are camelCase[\s\S]*name: /);
   });
 });
-
-describe('segment memberships in the SQLite store', () => {
-  let dir: string;
-  let store: Store;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'journeys-segments-'));
-    store = openSqliteStore(path.join(dir, 'journeys.db'));
-  });
-  afterEach(async () => {
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('enters and leaves, keeps the first entry time of a segment the customer stays in, and reports only changes', async () => {
-    expect(await store.segmentsOf('c1')).toEqual([]);
-    expect(await store.setSegments('c1', ['vip', 'browsedRunningShoes'], at(T))).toEqual({ entered: ['vip', 'browsedRunningShoes'], left: [] });
-    expect(await store.setSegments('c1', ['vip', 'dormant60d'], at(T + DAY))).toEqual({ entered: ['dormant60d'], left: ['browsedRunningShoes'] });
-    expect(await store.setSegments('c1', ['vip', 'dormant60d'], at(T + 2 * DAY))).toEqual({ entered: [], left: [] });
-    expect(await store.segmentsOf('c1')).toEqual([
-      { segmentId: 'vip', enteredAt: at(T) },
-      { segmentId: 'dormant60d', enteredAt: at(T + DAY) },
-    ]);
-    expect(await store.segmentsOf('c2')).toEqual([]);
-    expect(await store.setSegments('c1', [], at(T + 3 * DAY))).toEqual({ entered: [], left: ['vip', 'dormant60d'] });
-    expect(await store.segmentsOf('c1')).toEqual([]);
-  });
-
-  it('lists every customer with a profile or an event once, for the sweep; erasure forgets their segments', async () => {
-    await store.upsertProfiles([{ customerId: 'b', email: 'b@example.com', attributes: {} }]);
-    await store.recordEvent(shoeView('a', 1, T));
-    await store.recordEvent(shoeView('b', 1, T));
-    expect(await store.customerIds()).toEqual(['a', 'b']);
-    await store.setSegments('b', ['vip'], at(T));
-    await store.forgetCustomer('b');
-    expect(await store.segmentsOf('b')).toEqual([]);
-  });
-
-  it('keeps memberships across reopening the file', async () => {
-    await store.setSegments('c1', ['vip'], at(T));
-    await store.close();
-    store = openSqliteStore(path.join(dir, 'journeys.db'));
-    expect(await store.segmentsOf('c1')).toEqual([{ segmentId: 'vip', enteredAt: at(T) }]);
-  });
-});
-
 
 describe('segments on the time-skipping server: a segment entry starts a journey, leaving ends it', () => {
   let t: JourneyEnv;
