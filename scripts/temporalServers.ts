@@ -1,6 +1,7 @@
 /**
  * Finds or builds the two Temporal servers the project runs on, so it works where only the
- * package registries answer (see shared/design/TEMPORAL-SERVERS.md).
+ * package registries answer: the CLI from Go modules, the test server from Maven (README,
+ * "Temporal servers").
  *
  * The SDK's own download is deliberately not tried: without internet it fails at once, and
  * users who have internet can install the CLI themselves (PATH) or set TEMPORAL_CLI_PATH /
