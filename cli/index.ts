@@ -229,3 +229,11 @@ function journeyTable(journeys: CustomerJourney[]): string {
   ]);
 }
 
+
+// `node dist/cli/index.js <command>`: the compiled CLI, run directly in production.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -1,11 +1,12 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isDuration } from '../domain/time/duration';
 import { isTimeZone, LOCAL_TIME, type QuietHours } from '../domain/time/localTime';
 import { parseKeyList } from '../domain/delivery/unsubscribeTokens';
 
-/** The repository, where the embedded defaults keep their data (`./data`). */
-export const PROJECT_ROOT = join(__dirname, '..');
+/** The package's folder (where package.json is), from the sources or from a build in dist/: `data/` lives there by default. */
+export const PROJECT_ROOT = [join(__dirname, '..'), join(__dirname, '..', '..')].find((dir) => existsSync(join(dir, 'package.json'))) ?? join(__dirname, '..');
 
 /** Journeys a worker keeps in memory between workflow tasks: waiting ones need no place there. */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;

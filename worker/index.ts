@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
 
-export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
+// The interpreter's entry: TypeScript when run from the sources, JavaScript from a build (dist/).
+export const WORKFLOWS_PATH = ['index.js', 'index.ts'].map((file) => join(__dirname, '..', 'workflows', file)).find((path) => existsSync(path)) ?? '';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** One webpack bundle of the interpreter per process, for the workers a process starts and stops (tests, simulate). */
