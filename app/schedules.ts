@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { formatDuration, parseDuration } from '../domain/time/duration';
 
 export const SEGMENT_SWEEP_SCHEDULE = 'segment-sweep';
 export const EVENT_ROUTING_SWEEP_SCHEDULE = 'event-routing-sweep';
@@ -6,10 +7,11 @@ export const EVENT_ROUTING_SWEEP_SCHEDULE = 'event-routing-sweep';
 const EVENT_ROUTING_SWEEP_EVERY = '1m';
 
 /**
- * Creates the Temporal Schedule that sweeps time-based segments, unless it exists: operators
- * see it (and can pause or trigger it) under Schedules in the Temporal UI.
+ * Creates the Temporal Schedule that sweeps time-based segments, or sets its interval to
+ * `every`: operators see it (and can pause or trigger it) under Schedules in the Temporal UI.
+ * Resolves to the interval it had, when that was another one.
  */
-export function ensureSegmentSweepSchedule(client: Client, taskQueue: string, every: string): Promise<void> {
+export function ensureSegmentSweepSchedule(client: Client, taskQueue: string, every: string): Promise<string | undefined> {
   return ensureSweepSchedule(client, taskQueue, {
     scheduleId: SEGMENT_SWEEP_SCHEDULE,
     workflowType: 'segmentSweep',
@@ -18,8 +20,8 @@ export function ensureSegmentSweepSchedule(client: Client, taskQueue: string, ev
   });
 }
 
-/** Creates the Temporal Schedule that routes events recorded while Temporal could not be reached, unless it exists. */
-export function ensureEventRoutingSweepSchedule(client: Client, taskQueue: string): Promise<void> {
+/** Creates the Temporal Schedule that routes events recorded while Temporal could not be reached, or sets its interval. */
+export function ensureEventRoutingSweepSchedule(client: Client, taskQueue: string): Promise<string | undefined> {
   return ensureSweepSchedule(client, taskQueue, {
     scheduleId: EVENT_ROUTING_SWEEP_SCHEDULE,
     workflowType: 'eventRoutingSweep',
@@ -29,7 +31,7 @@ export function ensureEventRoutingSweepSchedule(client: Client, taskQueue: strin
 }
 
 // Overlap skip: a sweep still running (a long backlog, a retrying failure) is not joined by a second one.
-async function ensureSweepSchedule(client: Client, taskQueue: string, sweep: { scheduleId: string; workflowType: string; every: string; note: string }) {
+async function ensureSweepSchedule(client: Client, taskQueue: string, sweep: { scheduleId: string; workflowType: string; every: string; note: string }): Promise<string | undefined> {
   try {
     await client.schedule.create({
       scheduleId: sweep.scheduleId,
@@ -38,7 +40,20 @@ async function ensureSweepSchedule(client: Client, taskQueue: string, sweep: { s
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: sweep.note },
     });
+    return undefined;
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
+  const handle = client.schedule.getHandle(sweep.scheduleId);
+  const intervals = (await handle.describe()).spec.intervals ?? [];
+  // Temporal keeps whole seconds.
+  const seconds = (ms: number) => Math.round(ms / 1000);
+  if (intervals.length === 1 && seconds(intervals[0].every) === seconds(parseDuration(sweep.every))) return undefined;
+  await handle.update((previous) => ({
+    ...previous,
+    spec: { ...previous.spec, intervals: [{ every: sweep.every }] },
+    // A paused Schedule's note is the operator's reason for pausing it: kept.
+    state: { ...previous.state, note: previous.state.paused ? previous.state.note : sweep.note },
+  }));
+  return intervals.map((interval) => formatDuration(interval.every)).join(', ') || 'none';
 }

@@ -10,7 +10,7 @@ import type { ActivityDeps } from '../activities';
 import { createSmtpMailer } from '../activities/smtp';
 import { JourneyClient } from '../app/journeyClient';
 import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../app/schedules';
-import { temporalAddress, type Config } from '../config';
+import { temporalConnectionOptions, type Config } from '../config';
 import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
 import { createSendPolicy, type SendPolicy } from '../domain/delivery/sendPolicy';
 import { createUnsubscribeSigner, unsubscribeLinks, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/delivery/unsubscribeTokens';
@@ -53,8 +53,8 @@ export interface Composition {
   topics: string[];
   /** The journey search attributes, on a Temporal that lacks them. */
   ensureSearchAttributes(): Promise<void>;
-  /** The segment-sweep and event-routing-sweep Schedules, unless they exist. */
-  ensureSchedules(): Promise<void>;
+  /** The segment-sweep and event-routing-sweep Schedules, created or set to the configured intervals; `log` hears of a changed interval. */
+  ensureSchedules(log?: (line: string) => void): Promise<void>;
   /** Runs `step` on close, before what was opened earlier is closed. */
   onClose(step: () => Promise<void>): void;
   /** Stops what was started and closes what was opened, in reverse order; what was given stays open. */
@@ -126,8 +126,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       const searchAttributes = Object.fromEntries(missing.map((key) => [key.name, 2]));
       if (missing.length > 0) await operatorService.addSearchAttributes({ namespace, searchAttributes }).catch(unlessGrpc(GRPC_ALREADY_EXISTS));
     },
-    async ensureSchedules() {
-      await ensureSegmentSweepSchedule(temporal, config.temporal.taskQueue, config.segmentSweepEvery);
+    async ensureSchedules(log = () => {}) {
+      const previous = await ensureSegmentSweepSchedule(temporal, config.temporal.taskQueue, config.segmentSweepEvery);
+      if (previous) log(`segment-sweep Schedule now runs every ${config.segmentSweepEvery} (SEGMENT_SWEEP_EVERY), was every ${previous}`);
       await ensureEventRoutingSweepSchedule(temporal, config.temporal.taskQueue);
     },
     onClose: (step) => closers.push(step),
@@ -148,7 +149,7 @@ function unlessGrpc(code: number) {
 
 /** Connects on first use, so store-only work (imports, the activity harness) never needs Temporal up. */
 function lazyClient(config: Config, closers: (() => Promise<void>)[]): Client {
-  const connection = Connection.lazy({ address: temporalAddress(config), connectTimeout: '3s' });
+  const connection = Connection.lazy({ ...temporalConnectionOptions(config), connectTimeout: '3s' });
   closers.push(() => connection.close());
   return new Client({ connection, namespace: config.temporal.namespace });
 }

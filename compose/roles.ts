@@ -3,7 +3,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http';
-import { temporalAddress } from '../config';
+import { temporalConnectionOptions } from '../config';
 import { cacheDir } from '../config/cacheDir';
 import { cachedWorkflowBundle } from '../worker/bundle';
 import { createJourneyWorker } from '../worker';
@@ -20,7 +20,7 @@ export async function startWorkerRole(app: Composition, log: (line: string) => v
   const { config, overrides } = app;
   let connection = overrides.temporal?.workerConnection;
   if (!connection) {
-    const own = await NativeConnection.connect({ address: temporalAddress(config) });
+    const own = await NativeConnection.connect(temporalConnectionOptions(config));
     app.onClose(() => own.close());
     connection = own;
   }

@@ -9,13 +9,21 @@ import { startHttpApi, startWorkerRole } from './roles';
 export type Role = 'worker' | 'api';
 
 export async function runRoles(roles: Role[], log: (line: string) => void): Promise<void> {
+  // Listening from the first moment, and for good: a signal during start-up, or a second one
+  // while stopping, must not kill the process halfway with Node's default action.
+  let signalled: (signal: string) => void = () => undefined;
+  const stopAsked = new Promise<string>((resolve) => (signalled = resolve));
+  const onSignal = (signal: string) => signalled(signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const config = configFromEnv();
   // Signals are ours to handle, so the process stops in order, not only the worker.
   if (roles.includes('worker')) Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const app = await compose(config);
   try {
     await app.ensureSearchAttributes();
-    await app.ensureSchedules();
+    await app.ensureSchedules(log);
     const started = Date.now();
     if (roles.includes('worker')) {
       await startWorkerRole(app, log);
@@ -25,16 +33,8 @@ export async function runRoles(roles: Role[], log: (line: string) => void): Prom
       await startHttpApi(app);
       log(`HTTP API on http://${config.http.host}:${config.http.port}`);
     }
-  } catch (err) {
+    log(`${await stopAsked}: finishing the work in hand`);
+  } finally {
     await app.close();
-    throw err;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log(`${signal}: finishing the work in hand`);
-      void app.close().then(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
 }

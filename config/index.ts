@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isDuration } from '../domain/time/duration';
 import { isTimeZone, LOCAL_TIME, type QuietHours } from '../domain/time/localTime';
 import { parseKeyList } from '../domain/delivery/unsubscribeTokens';
+import { readTemporalConnection, type TemporalConnection } from './temporal';
 
 /** The package's folder (where package.json is), from the sources or from a build in dist/: `data/` lives there by default. */
 export const PROJECT_ROOT = [join(__dirname, '..'), join(__dirname, '..', '..')].find((dir) => existsSync(join(dir, 'package.json'))) ?? join(__dirname, '..');
@@ -16,9 +17,8 @@ const QUIET = /^(\d\d:\d\d)-(\d\d:\d\d)$/;
 const CAP = /^([a-z][a-z0-9_-]*):(\d+)\/(\d+[smhdw])$/;
 
 // Every setting, read once from the environment and passed down; the README lists them.
+// Where Temporal is and how to reach it are Temporal's own settings (./temporal.ts).
 const envSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).optional(),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('journeys'),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -79,12 +79,17 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     throw new ConfigError(`invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const e = parsed.data;
+  let connection: TemporalConnection;
+  try {
+    connection = readTemporalConnection(env);
+  } catch (err) {
+    throw new ConfigError(`invalid settings: ${(err as Error).message}`);
+  }
   const dataDir = e.DATA_DIR ?? join(projectRoot, 'data');
   return {
     temporal: {
-      /** Unset: `npm start` runs the embedded dev server on `port`. */
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      /** `address` unset: `npm start` runs the embedded dev server on `port`. */
+      ...connection,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
@@ -144,4 +149,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
 /** The Temporal frontend address: the configured cluster, or the embedded dev server. */
 export function temporalAddress(config: Config): string {
   return config.temporal.address ?? `${config.http.host}:${config.temporal.port}`;
+}
+
+/** What the client's Connection and the worker's NativeConnection both connect with. */
+export function temporalConnectionOptions(config: Config) {
+  const { tls, apiKey, metadata } = config.temporal;
+  return { address: temporalAddress(config), tls, apiKey, metadata };
 }

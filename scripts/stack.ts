@@ -66,7 +66,7 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     // The dev server is started with them; a Temporal of one's own may lack them.
     if (config.temporal.address) await app.ensureSearchAttributes();
     await startWorkerRole(app);
-    await app.ensureSchedules();
+    await app.ensureSchedules(log);
     await startHttpApi(app);
 
     return {

@@ -45,6 +45,7 @@ describe('the compiled build', () => {
     });
     expect(said.join('')).not.toContain('bundling');
     child.kill('SIGTERM');
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+    const exit = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    expect({ exit, said: said.join('') }).toMatchObject({ exit: [0, null] });
   }, 60_000);
 });

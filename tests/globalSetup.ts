@@ -4,6 +4,8 @@
  * PostgreSQL server for the whole run, stopped after the last test. After the last test, every
  * email the suite received is checked for one-click unsubscribe.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { temporalCliPath, testServerPath } from '../scripts/temporalServers';
 import { provideTestPostgres, TEST_POSTGRES_ENV } from './support/postgres';
 import { createSuiteOutbox, removeSuiteOutbox, SUITE_OUTBOX_ENV, unsubscribeProblems } from './support/suiteOutbox';
@@ -16,6 +18,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   console.log(`store tests use ${postgres.description}`);
   const outbox = createSuiteOutbox();
   process.env[SUITE_OUTBOX_ENV] = outbox;
+  // A developer's own Temporal config file (a Cloud profile with an API key) must not reach
+  // the servers the tests start: every process the suite runs reads this empty one instead.
+  const noTemporalProfile = join(outbox, 'temporal.toml');
+  writeFileSync(noTemporalProfile, '[profile.default]\n');
+  process.env.TEMPORAL_CONFIG_FILE = noTemporalProfile;
 
   return async function teardown() {
     await postgres.stop();

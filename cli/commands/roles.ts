@@ -9,14 +9,21 @@ export function registerRoles(program: Command, out: (line: string) => void): vo
     .command('worker')
     .description("run the worker role: every journey's workflows and activities (SMTP sends included), polling the task queue until SIGTERM")
     .action(async () => {
-      const { runRoles } = await import('../../compose/run.js');
-      await runRoles(['worker'], (line) => out(`journeys worker: ${line}`));
+      await runRoles()(['worker'], (line) => out(`journeys worker: ${line}`));
     });
   program
     .command('api')
     .description('run the HTTP API role (events, profiles, consent, the unsubscribe pages) on HOST:PORT until SIGTERM')
     .action(async () => {
-      const { runRoles } = await import('../../compose/run.js');
-      await runRoles(['api'], (line) => out(`journeys api: ${line}`));
+      await runRoles()(['api'], (line) => out(`journeys api: ${line}`));
     });
+}
+
+/**
+ * A require, not import(): bin/journeys.js runs the sources through tsx's CommonJS hook, and an
+ * import() there goes to Node's ESM loader, which has no such hook and finds no compose/run.js.
+ */
+function runRoles(): typeof import('../../compose/run').runRoles {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../compose/run') as typeof import('../../compose/run')).runRoles;
 }
