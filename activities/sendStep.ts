@@ -146,7 +146,6 @@ export function createSendStep(deps: ActivityDeps) {
     if (!recorded) log.warn('an email was delivered after its ledger row had moved on', { workflowId: key.workflowId, stepId: key.stepId });
     return { status: 'sent', template: decision.choice, chosenBy: decision.chosenBy, messageId, trace: decision.trace };
   }
-
 }
 
 /** What a retried attempt reports for a row an earlier attempt finished. */
