@@ -27,7 +27,7 @@ export async function connectJourneys(config: Config = configFromEnv()): Promise
     await app.temporal.connection.ensureConnected();
   } catch (err) {
     await app.close();
-    throw new Error(`cannot reach Temporal at ${temporalAddress(config)} (${(err as Error).message}); start the product with \`npm start\` or set TEMPORAL_ADDRESS`);
+    throw new Error(`cannot reach Temporal at ${temporalAddress(config)} (${(err as Error).message}); start the product with \`npm start\`, or set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE)`);
   }
   return { journeys: app.journeys, close: app.close };
 }

@@ -37,15 +37,18 @@ export function readTemporalConnection(env: Record<string, string | undefined>):
   const fileName = vars.TEMPORAL_CONFIG_FILE;
   const file = fileName ?? DEFAULT_FILE;
   // envconfig passes over a config file that does not exist; one named explicitly must exist.
-  const configSource = fileName === undefined ? undefined : { data: readSetting('TEMPORAL_CONFIG_FILE', fileName).toString('utf8') };
-  const profiles = settingsOf(fileName ? `TEMPORAL_CONFIG_FILE (${fileName})` : file, () => loadClientConfig({ configSource, overrideEnvVars: vars }).profiles);
+  // An empty one names no profile (envconfig itself fails on it with a TypeError).
+  const text = fileName === undefined ? undefined : readSetting('TEMPORAL_CONFIG_FILE', fileName).toString('utf8');
+  const configSource = text?.trim() ? { data: text } : undefined;
+  const disableFile = text !== undefined && configSource === undefined;
+  const profiles = disableFile ? {} : settingsOf(fileName ? `TEMPORAL_CONFIG_FILE (${fileName})` : file, () => loadClientConfig({ configSource, overrideEnvVars: vars }).profiles);
   const profileName = vars.TEMPORAL_PROFILE;
   if (profileName !== undefined && !(profileName in profiles)) {
     const known = Object.keys(profiles);
     throw new Error(`TEMPORAL_PROFILE: no profile "${profileName}" in ${file}${known.length > 0 ? `, which has ${known.map((name) => `"${name}"`).join(', ')}` : ''}`);
   }
   const profileLabel = `profile "${profileName ?? 'default'}" in ${file}`;
-  const profile = settingsOf(`the Temporal ${profileLabel}`, () => loadClientConfigProfile({ configSource, overrideEnvVars: vars }));
+  const profile = settingsOf(`the Temporal ${profileLabel}`, () => loadClientConfigProfile({ configSource, disableFile, overrideEnvVars: vars }));
 
   const tls: ClientConfigProfile['tls'] = profile.tls && { ...profile.tls };
   for (const { key, variable, tomlKey } of TLS_FILES) {

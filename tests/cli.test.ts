@@ -226,7 +226,7 @@ describe('journeys, outside a test environment', () => {
     const config = configFromEnv({ TEMPORAL_ADDRESS: '127.0.0.1:1', DATA_DIR: join(dir, 'unreachable') });
     const { code, stdout, stderr } = await journeys(['optout', 'ada'], { connect: () => connectJourneys(config) });
     expect([code, stdout]).toEqual([1, '']);
-    expect(stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(.+\); start the product with `npm start` or set TEMPORAL_ADDRESS\n$/);
+    expect(stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(.+\); start the product with `npm start`, or set TEMPORAL_ADDRESS \(or TEMPORAL_PROFILE\)\n$/);
   });
 
   it('runs from bin/journeys.js in any directory: --help exits 0, unknown commands exit 2, import reads DATA_DIR', () => {

@@ -21,7 +21,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   // A developer's own Temporal config file (a Cloud profile with an API key) must not reach
   // the servers the tests start: every process the suite runs reads this empty one instead.
   const noTemporalProfile = join(outbox, 'temporal.toml');
-  writeFileSync(noTemporalProfile, '[profile.default]\n');
+  writeFileSync(noTemporalProfile, '');
   process.env.TEMPORAL_CONFIG_FILE = noTemporalProfile;
 
   return async function teardown() {

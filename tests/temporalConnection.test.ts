@@ -46,6 +46,14 @@ describe('where journeys finds Temporal', () => {
     expect(config.temporal.namespace).toBe('default');
   });
 
+  it('runs the embedded dev server on an empty TEMPORAL_CONFIG_FILE, which names no profile', () => {
+    const empty = join(dir, 'empty.toml');
+    writeFileSync(empty, '\n');
+    const config = readConfig({ HOME: join(dir, 'home-without-config'), TEMPORAL_CONFIG_FILE: empty }, PROJECT_ROOT);
+    expect(config.temporal.address).toBeUndefined();
+    expect(temporalConnectionOptions(config)).toEqual({ address: '127.0.0.1:7233' });
+  });
+
   it('connects to Temporal Cloud with an address, a namespace and an API key, over TLS', () => {
     expect(connectionOf({ TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233', TEMPORAL_NAMESPACE: 'shop.a1b2c', TEMPORAL_API_KEY: 'secret-key' })).toEqual({
       namespace: 'shop.a1b2c',
