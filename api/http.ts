@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { z } from 'zod';
 import { EventIdConflictError, parseInput, ValidationError } from '../app/errors';
 import { batchModeSchema, type JourneyClient } from '../app/journeyClient';
+import { fromLoopback, registerCodecRoutes, type CodecRoutesOptions } from './codec';
 import { unsubscribeRoutes, type UnsubscribeRoutesOptions } from './unsubscribe';
 
 export interface HttpApiOptions {
@@ -12,6 +13,8 @@ export interface HttpApiOptions {
   logger?: boolean | FastifyBaseLogger;
   /** Serves the one-click unsubscribe endpoint and page at /u/<token>; absent, there is no /u route. */
   unsubscribe?: UnsubscribeRoutesOptions;
+  /** Serves the Temporal Web UI's codec endpoint at /codec (PAYLOAD_KEYS set); `authorize` defaults to callers on loopback. Absent: no /codec route. */
+  codec?: Omit<CodecRoutesOptions, 'authorize'> & Partial<Pick<CodecRoutesOptions, 'authorize'>>;
 }
 
 interface ErrorBody {
@@ -28,7 +31,7 @@ export const MAX_BATCH_EVENTS = 500;
 const batchQuerySchema = z.object({ mode: batchModeSchema.default('live') });
 
 /** The JSON API over JourneyClient. Returned not listening: the caller picks the address, tests use `inject`. */
-export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }: HttpApiOptions): FastifyInstance {
+export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe, codec }: HttpApiOptions): FastifyInstance {
   const sendError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const [status, body] = describeError(err, bodyLimit);
     if (status >= 500) request.log.error({ err }, 'request failed');
@@ -84,14 +87,16 @@ export function buildHttpApi({ journeys, bodyLimit, logger = true, unsubscribe }
     entries: await journeys.audit(request.params.customerId),
   }));
 
-  app.delete<{ Params: { customerId: string } }>('/v1/customers/:customerId', async (request) => journeys.forget(request.params.customerId));
+  app.delete<{ Params: { customerId: string } }>('/v1/customers/:customerId', async (request) => journeys.erase(request.params.customerId));
 
-  app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/journeys', async (request) => {
+  app.get<{ Params: { customerId: string } }>('/v1/customers/:customerId/runs', async (request) => {
     const { customerId } = request.params;
-    return { customerId, journeys: await journeys.journeysOf(customerId) };
+    return { customerId, runs: await journeys.runsOf(customerId) };
   });
 
   if (unsubscribe) app.register(unsubscribeRoutes({ ...unsubscribe, journeys }));
+
+  if (codec) registerCodecRoutes(app, { ...codec, authorize: codec.authorize ?? fromLoopback });
 
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` } satisfies ErrorBody),

@@ -57,7 +57,7 @@ export async function suppress(store: Store, input: unknown, withdrawMarketing: 
  * events and ledgers deleted, and only a hash of their address is kept, suppressed, so
  * the address is never mailed again by mistake.
  */
-export async function forget(store: Store, temporal: Client, customerId: unknown, now: Date) {
+export async function erase(store: Store, temporal: Client, customerId: unknown, now: Date) {
   const { customerId: id } = parseInput(customerIdInput, { customerId }, 'customer id');
   const terminated: string[] = [];
   for (const run of await store.journeyRuns(id)) {
@@ -68,8 +68,8 @@ export async function forget(store: Store, temporal: Client, customerId: unknown
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
-  const { email } = await store.forgetCustomer(id);
+  const { email } = await store.eraseCustomer(id);
   const reason: SuppressionReason = 'erased';
-  if (email) await store.addSuppression({ addressHash: addressHash(email), reason, source: 'journeys forget', at: now.toISOString() });
+  if (email) await store.addSuppression({ addressHash: addressHash(email), reason, source: 'journeys erase', at: now.toISOString() });
   return { customerId: id, terminated, erased: email !== undefined };
 }

@@ -10,7 +10,7 @@ import { shippedSegments } from '../journeys/segments';
 import type { RecordedEvent, SendRecord, Store } from '../store/types';
 import { consentChangedSignal, stateQuery } from '../workflows/messages';
 import { JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP } from '../workflows/searchAttributes';
-import { auditOf, forget, suppress, type AuditEntry } from './customerRecords';
+import { auditOf, erase, suppress, type AuditEntry } from './customerRecords';
 import { EventIdConflictError, parseInput, ValidationError } from './errors';
 import { historyEventSchema, recordHistory } from './history';
 import { EventRouter, workflowIdOf, type IngestResult } from './routing';
@@ -53,7 +53,7 @@ export interface BatchResult {
   results: (IngestResult | EventIdConflict)[];
 }
 
-export interface CustomerJourney {
+export interface JourneyRunSummary {
   workflowId: string;
   journeyId: string;
   status: string;
@@ -206,7 +206,7 @@ export class JourneyClient {
     await this.options.store.recordConsent({ ...change, at: this.now().toISOString() });
     const signalled: string[] = [];
     if (change.status === 'withdrawn') {
-      // A global opt-out reaches every run; transactional journeys ignore it themselves.
+      // A withdrawal for topic `all` reaches every run; transactional journeys ignore it themselves.
       const runs = (await this.options.store.journeyRuns(change.customerId)).filter((run) => withdrawalReaches(change.topic, run.topic));
       await Promise.all(
         runs.map(async (run) => {
@@ -220,12 +220,12 @@ export class JourneyClient {
   }
 
   /** The customer's journeys from Temporal visibility, with live step and wake-up from each running one's `state` query. */
-  async journeysOf(customerId: unknown): Promise<CustomerJourney[]> {
+  async runsOf(customerId: unknown): Promise<JourneyRunSummary[]> {
     const { customerId: id } = parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
-    const journeys: CustomerJourney[] = [];
+    const journeys: JourneyRunSummary[] = [];
     for await (const run of this.options.temporal.workflow.list({ query: `CustomerId = "${id}"` })) {
       const attrs = run.typedSearchAttributes;
-      const journey: CustomerJourney = {
+      const journey: JourneyRunSummary = {
         workflowId: run.workflowId,
         journeyId: attrs.get(JOURNEY_ID) ?? run.type,
         status: run.status.name === 'RUNNING' ? 'running' : (attrs.get(JOURNEY_STATUS) ?? run.status.name.toLowerCase()),
@@ -263,8 +263,8 @@ export class JourneyClient {
   }
 
   /** Terminates the customer's journeys, erases their data, keeps only a suppressed hash of their address. */
-  forget(customerId: unknown) {
-    return forget(this.options.store, this.options.temporal, customerId, this.now());
+  erase(customerId: unknown) {
+    return erase(this.options.store, this.options.temporal, customerId, this.now());
   }
 
   workflowIdOf(journeyId: string, customerId: string, entryKey?: string): string {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { loadCatalogue } from '../journeys';
 import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll } from './measure';
@@ -84,7 +85,7 @@ async function workflowBacklog(temporal: Client, taskQueue: string): Promise<num
   const { stats } = await temporal.workflowService.describeTaskQueue({
     namespace: 'default',
     taskQueue: { name: taskQueue },
-    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW (the enum lives in @temporalio/proto, not a direct dependency)
+    taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     reportStats: true,
   });
   return Number(stats?.approximateBacklogCount ?? 0);

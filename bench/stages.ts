@@ -1,14 +1,15 @@
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { percentile } from './measure';
 
-// Event types from temporal.api.enums.v1.EventType (@temporalio/proto is not a direct dependency).
-const STARTED = 1;
-const WORKFLOW_TASK_STARTED = 6;
-const WORKFLOW_TASK_COMPLETED = 7;
-const WORKFLOW_TASK_TIMED_OUT = 8;
-const WORKFLOW_TASK_FAILED = 9;
-const ACTIVITY_TASK_STARTED = 11;
-const ACTIVITY_TASK_COMPLETED = 12;
+const { EventType } = temporal.api.enums.v1;
+const STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED;
+const WORKFLOW_TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
+const WORKFLOW_TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+const WORKFLOW_TASK_TIMED_OUT = EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT;
+const WORKFLOW_TASK_FAILED = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED;
+const ACTIVITY_TASK_STARTED = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED;
+const ACTIVITY_TASK_COMPLETED = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED;
 
 export type StageName = 'start → 1st workflow task' | '1st workflow task' | 'task done → activity start' | 'activity';
 const STAGES: [StageName, number, number][] = [

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { suppressionInputSchema } from '../app/customerRecords';
 import { parseInput, ValidationError } from '../app/errors';
-import type { CustomerJourney, IngestResult, JourneyClient } from '../app/journeyClient';
+import type { IngestResult, JourneyClient, JourneyRunSummary } from '../app/journeyClient';
 import { SegmentTracker } from '../app/segmentTracker';
 import { connectJourneys } from '../client';
 import { openConfiguredStore } from '../compose';
@@ -14,6 +14,7 @@ import { parseSegments } from '../domain/rules/segments';
 import { shippedSegments } from '../journeys/segments';
 import type { Store } from '../store/types';
 import { registerGraph } from './commands/graph';
+import { registerKeys } from './commands/keys';
 import { registerLint } from './commands/lint';
 import { registerPreview } from './commands/preview';
 import { registerSegmentsCommand } from './commands/segments';
@@ -80,7 +81,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
   };
 
   const program = new Command('journeys')
-    .description('Customer email journeys on Temporal: send events, record opt-outs, see where a customer is, import profiles.')
+    .description('Customer email journeys on Temporal: send events, record consent, see where a customer is, import profiles.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.stdout.write(s), writeErr: (s) => deps.stderr.write(s) })
     .showHelpAfterError('(add --help for usage)');
@@ -98,24 +99,30 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
       printIngest(await withJourneys((journeys) => journeys.ingest(event)), out);
     });
 
-  program
-    .command('optout <customerId>')
-    .description("withdraw a customer's consent and stop their running journeys on that topic")
-    .option('--topic <topic>', 'consent topic', MARKETING_TOPIC)
-    .option('--source <source>', 'who or what asked, kept in the consent ledger', 'cli')
-    .action(async (customerId: string, opts: { topic: string; source: string }) => {
-      const change = parseInput(consentChangeSchema, { customerId, topic: opts.topic, status: 'withdrawn', source: opts.source }, 'consent change');
-      const { signalled } = await withJourneys((journeys) => journeys.changeConsent(change));
-      out(`${opts.topic} consent withdrawn for ${customerId} (source: ${opts.source})`);
-      out(signalled.length ? `  stopping ${signalled.length} running journey(s): ${signalled.join(', ')}` : '  no running journeys on this topic');
-    });
+  const consent = program.command('consent').description("record a customer's consent: withdraw it (their running journeys on that topic end) or grant it");
+  for (const [verb, status, description] of [
+    ['withdraw', 'withdrawn', "withdraw a customer's consent and end their running journeys on that topic (topic all: every journey but transactional ones)"],
+    ['grant', 'granted', "record a customer's consent for a topic (needed before any email on an opt-in topic)"],
+  ] as const) {
+    consent
+      .command(`${verb} <customerId>`)
+      .description(description)
+      .option('--topic <topic>', 'consent topic', MARKETING_TOPIC)
+      .option('--source <source>', 'who or what asked, kept in the consent ledger', 'cli')
+      .action(async (customerId: string, opts: { topic: string; source: string }) => {
+        const change = parseInput(consentChangeSchema, { customerId, topic: opts.topic, status, source: opts.source }, 'consent change');
+        const { signalled } = await withJourneys((journeys) => journeys.changeConsent(change));
+        out(`${opts.topic} consent ${status} for ${customerId} (source: ${opts.source})`);
+        if (status === 'withdrawn') out(signalled.length ? `  ending ${signalled.length} running journey run(s): ${signalled.join(', ')}` : '  no running journey runs on this topic');
+      });
+  }
 
   program
     .command('status <customerId>')
-    .description("list a customer's journeys with their current step and next wake-up")
+    .description("list a customer's journey runs with their status, current step and next wake-up")
     .action(async (customerId: string) => {
-      const list = await withJourneys((journeys) => journeys.journeysOf(customerId));
-      out(list.length ? journeyTable(list) : `no journeys for customer ${customerId}`);
+      const list = await withJourneys((journeys) => journeys.runsOf(customerId));
+      out(list.length ? runTable(list) : `no journey runs for customer ${customerId}`);
     });
 
   program
@@ -139,12 +146,12 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     });
 
   program
-    .command('forget <customerId>')
+    .command('erase <customerId>')
     .description("erase a customer: stop their journeys, delete profile, events and ledgers, keep only a suppressed hash of their address")
     .option('--yes', 'confirm the erasure; it cannot be undone')
     .action(async (customerId: string, opts: { yes?: boolean }) => {
-      if (!opts.yes) throw new UsageError(`forget erases ${customerId} for good: run it again with --yes to confirm`);
-      const result = await withJourneys((journeys) => journeys.forget(customerId));
+      if (!opts.yes) throw new UsageError(`erase removes ${customerId} for good: run it again with --yes to confirm`);
+      const result = await withJourneys((journeys) => journeys.erase(customerId));
       out(`${result.customerId} erased${result.terminated.length ? `; terminated ${result.terminated.join(', ')}` : ''}; their address stays suppressed (as a hash)`);
     });
 
@@ -177,6 +184,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
 
   registerSegmentsCommand(program, deps);
   registerSends(program, deps);
+  registerKeys(program, deps);
   registerRoles(program, out);
   registerLint(program, out, setExitCode);
   registerGraph(program, out);
@@ -222,10 +230,10 @@ function printIngest(result: IngestResult, out: (line: string) => void) {
   if (result.routingPending) out('  routing pending: Temporal could not be reached; the event-routing sweep routes the event within minutes');
 }
 
-function journeyTable(journeys: CustomerJourney[]): string {
+function runTable(runs: JourneyRunSummary[]): string {
   return table([
     ['WORKFLOW ID', 'JOURNEY', 'STATUS', 'CURRENT STEP', 'NEXT WAKE-UP'],
-    ...journeys.map((j) => [j.workflowId, j.journeyId, j.status, j.currentStep ?? '-', j.nextWakeAt ?? '-']),
+    ...runs.map((r) => [r.workflowId, r.journeyId, r.status, r.currentStep ?? '-', r.nextWakeAt ?? '-']),
   ]);
 }
 

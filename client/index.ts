@@ -5,7 +5,7 @@ import { configFromEnv, temporalAddress, type Config } from '../config';
 import { compose } from '../compose';
 
 export { JourneyClient };
-export type { BatchMode, BatchResult, CustomerJourney, EventIdConflict, IgnoredStart, IgnoreReason, IngestResult } from '../app/journeyClient';
+export type { BatchMode, BatchResult, JourneyRunSummary, EventIdConflict, IgnoredStart, IgnoreReason, IngestResult } from '../app/journeyClient';
 export type { AuditEntry } from '../app/customerRecords';
 export type { CustomerSegment } from '../app/segmentTracker';
 export type { SendResolution } from '../app/sends';

@@ -5,11 +5,13 @@
 // through it. The roles (worker, HTTP API) start from ./roles, so a library user (client/)
 // loads neither the worker's native runtime nor Fastify.
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import type { NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities';
 import { createSmtpMailer } from '../activities/smtp';
 import { JourneyClient } from '../app/journeyClient';
 import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../app/schedules';
+import { payloadCodecOf } from '../codec/payloadCodec';
 import { temporalConnectionOptions, type Config } from '../config';
 import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
 import { createSendPolicy, type SendPolicy } from '../domain/delivery/sendPolicy';
@@ -45,6 +47,10 @@ export interface Composition {
   catalogue: Catalogue;
   policy: SendPolicy;
   temporal: Client;
+  /** The encryption codec of every payload when PAYLOAD_KEYS is set: the worker's, and the Web UI's codec endpoint's. */
+  payloadCodec?: PayloadCodec;
+  /** What the configured client and the worker encode payloads with; undefined: Temporal's default. */
+  dataConverter?: DataConverter;
   journeys: JourneyClient;
   /** Built on first use: only the roles that send or serve /u need the keys. */
   unsubscribeSigner(): UnsubscribeSigner;
@@ -74,7 +80,10 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
   const catalogue = overrides.catalogue ?? loadCatalogue();
   const store = overrides.store ?? (await openConfiguredStore(config));
   if (!overrides.store) closers.push(() => store.close());
-  const temporal = overrides.temporal?.client ?? lazyClient(config, closers);
+  // The one place the data converter is built from the settings; a client given in overrides keeps its own.
+  const payloadCodec = payloadCodecOf(config.payloadKeys);
+  const dataConverter: DataConverter | undefined = payloadCodec && { payloadCodecs: [payloadCodec] };
+  const temporal = overrides.temporal?.client ?? lazyClient(config, closers, dataConverter);
   const { optInTopics } = config.consent;
   const policy = createSendPolicy({ optInTopics, frequencyCaps: config.frequencyCaps, quietHours: config.quietHours, defaultTimezone: config.defaultTimezone });
   const journeys = new JourneyClient({
@@ -111,6 +120,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     catalogue,
     policy,
     temporal,
+    payloadCodec,
+    dataConverter,
     journeys,
     unsubscribeSigner,
     activityDeps,
@@ -148,8 +159,8 @@ function unlessGrpc(code: number) {
 }
 
 /** Connects on first use, so store-only work (imports, the activity harness) never needs Temporal up. */
-function lazyClient(config: Config, closers: (() => Promise<void>)[]): Client {
+function lazyClient(config: Config, closers: (() => Promise<void>)[], dataConverter: DataConverter | undefined): Client {
   const connection = Connection.lazy({ ...temporalConnectionOptions(config), connectTimeout: '3s' });
   closers.push(() => connection.close());
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter });
 }

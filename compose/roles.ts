@@ -3,7 +3,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http';
-import { temporalConnectionOptions } from '../config';
+import { temporalConnectionOptions, type Config } from '../config';
 import { cacheDir } from '../config/cacheDir';
 import { cachedWorkflowBundle } from '../worker/bundle';
 import { createJourneyWorker } from '../worker';
@@ -31,6 +31,7 @@ export async function startWorkerRole(app: Composition, log: (line: string) => v
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowBundle: overrides.workflowBundle ?? (await cachedWorkflowBundle(cacheDir(), log)),
     deps: app.activityDeps(),
+    dataConverter: app.dataConverter,
   });
   const stopped = worker.run();
   app.onClose(async () => {
@@ -47,7 +48,17 @@ export function httpApi(app: Composition, options: { logger?: boolean } = {}): F
     bodyLimit: app.config.http.bodyLimit,
     logger: options.logger,
     unsubscribe: { signer: app.unsubscribeSigner(), store: app.store, policy: app.policy, topics: app.topics },
+    codec: app.payloadCodec && { codec: app.payloadCodec, allowedOrigins: embeddedWebUiOrigins(app.config) },
   });
+}
+
+/** The origins of the embedded dev server's Web UI, whose pages call /codec; none when TEMPORAL_ADDRESS names a Temporal of one's own. */
+function embeddedWebUiOrigins(config: Config): string[] {
+  if (config.temporal.address) return [];
+  const { host } = config.http;
+  const hosts = new Set([host.includes(':') ? `[${host}]` : host]);
+  if (host === '127.0.0.1' || host === 'localhost' || host === '::1') hosts.add('127.0.0.1').add('localhost');
+  return [...hosts].map((name) => `http://${name}:${config.temporal.uiPort}`);
 }
 
 /** The HTTP API listening where the settings say. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isDuration } from '../domain/time/duration';
 import { isTimeZone, LOCAL_TIME, type QuietHours } from '../domain/time/localTime';
 import { parseKeyList } from '../domain/delivery/unsubscribeTokens';
+import { parsePayloadKeys } from '../codec/payloadKeys';
 import { readTemporalConnection, type TemporalConnection } from './temporal';
 
 /** The package's folder (where package.json is), from the sources or from a build in dist/: `data/` lives there by default. */
@@ -51,6 +52,15 @@ const envSchema = z.object({
     .string()
     .transform((text, ctx) => {
       const { keys, problems } = parseKeyList(text);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return problems.length > 0 ? z.NEVER : keys;
+    })
+    .optional(),
+  /** Unset: payloads go to Temporal unencrypted. Set: the first key encrypts every payload, all decrypt (see codec/). */
+  PAYLOAD_KEYS: z
+    .string()
+    .transform((text, ctx) => {
+      const { keys, problems } = parsePayloadKeys(text);
       for (const message of problems) ctx.addIssue({ code: 'custom', message });
       return problems.length > 0 ? z.NEVER : keys;
     })
@@ -114,7 +124,7 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     /** How often the segment-sweep Schedule recomputes time-based segments. */
     segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,
     consent: {
-      /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
+      /** Topics where a customer without a consent record has not consented (opt-in topics); on all others the default is granted. */
       optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),
     },
     /** No marketing email arrives in these local hours of the customer's timezone; transactional email ignores them. */
@@ -131,6 +141,8 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
       /** Empty: the embedded default keeps one generated key in `<dataDir>/unsubscribe-keys` (see loadUnsubscribeKeys). */
       keys: e.UNSUBSCRIBE_KEYS ?? [],
     },
+    /** Set: every payload Temporal stores is encrypted, with the first key (see codec/payloadCodec.ts); absent: none is. */
+    payloadKeys: e.PAYLOAD_KEYS,
     /** Absent: emails go out unsigned (the relay may sign them). */
     dkim:
       e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY_FILE

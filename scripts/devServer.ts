@@ -15,6 +15,8 @@ export interface DevServerOptions {
   /** SQLite file: journeys survive a restart. */
   dbFile: string;
   log: (line: string) => void;
+  /** The Web UI decodes payloads through this codec endpoint (the API's /codec, when PAYLOAD_KEYS is set). */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -39,6 +41,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
     '--log-level', 'error',
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...journeySearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

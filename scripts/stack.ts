@@ -47,7 +47,9 @@ export async function startStack(config: Config, log: (line: string) => void, ex
   try {
     let devServer: DevServer | undefined;
     if (!config.temporal.address) {
-      devServer = await startDevServer({ cliPath: await temporalCliPath(log), ip: host, port: config.temporal.port, uiPort: config.temporal.uiPort, dbFile: config.temporal.dbFile, log });
+      // With PAYLOAD_KEYS the histories are encrypted: the Web UI shows them through the API's codec endpoint.
+      const uiCodecEndpoint = config.payloadKeys ? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}/codec` : undefined;
+      devServer = await startDevServer({ cliPath: await temporalCliPath(log), ip: host, port: config.temporal.port, uiPort: config.temporal.uiPort, dbFile: config.temporal.dbFile, log, uiCodecEndpoint });
       stops.push(() => devServer!.stop());
     }
 

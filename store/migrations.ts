@@ -143,6 +143,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '0008_api_keys',
+    sql: `
+      -- Only a hash of each key's secret part is kept; the key is shown once, at creation.
+      CREATE TABLE api_keys (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        scope       TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+        secret_hash TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT
+      );
+    `,
+  },
 ];
 
 /**

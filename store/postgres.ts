@@ -2,6 +2,7 @@ import type { Profile } from '../domain/customer/types';
 import { epochMs } from './eventIdentity';
 import { postgresEvents } from './postgresEvents';
 import { postgresJourneyVersions } from './postgresJourneyVersions';
+import { postgresKeys } from './postgresKeys';
 import { migratePostgres } from './postgresMigrations';
 import { createPool, inTransaction } from './postgresPool';
 import { postgresSegments } from './postgresSegments';
@@ -113,6 +114,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     ...postgresTrust(pool),
     ...postgresSegments(pool),
     ...postgresJourneyVersions(pool),
+    ...postgresKeys(pool),
 
     async close() {
       if (closed) return;

@@ -137,6 +137,19 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '0008_api_keys',
+    sql: `
+      CREATE TABLE api_keys (
+        id          text COLLATE "C" PRIMARY KEY,
+        name        text NOT NULL UNIQUE,
+        scope       text NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+        secret_hash text NOT NULL,
+        created_at  text NOT NULL,
+        revoked_at  text
+      );
+    `,
+  },
 ];
 
 /**

@@ -7,7 +7,7 @@ import type { Store } from './types';
 const ERASED = ['events', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships'];
 
 /** The parts of the PostgreSQL store that protect customers: suppressions and erasure. */
-export function postgresTrust(pool: pg.Pool): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'forgetCustomer'> {
+export function postgresTrust(pool: pg.Pool): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'eraseCustomer'> {
   return {
     async addSuppression(s) {
       await pool.query(
@@ -33,7 +33,7 @@ export function postgresTrust(pool: pg.Pool): Pick<Store, 'addSuppression' | 'su
       );
       return rows.map((row) => row.customer_id);
     },
-    async forgetCustomer(customerId) {
+    async eraseCustomer(customerId) {
       return inTransaction(pool, async (client) => {
         const { rows } = await client.query<{ email: string }>('DELETE FROM profiles WHERE customer_id = $1 RETURNING email', [customerId]);
         for (const table of ERASED) await client.query(`DELETE FROM ${table} WHERE customer_id = $1`, [customerId]);

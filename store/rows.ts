@@ -1,5 +1,5 @@
 import type { CustomerEvent } from '../domain/customer/types';
-import type { ConsentRecord, JourneyRun, SendRecord, SendStatus, Suppression } from './types';
+import type { ApiKey, ApiKeyScope, ConsentRecord, JourneyRun, SendRecord, SendStatus, Suppression } from './types';
 
 // The rows both stores read, column for column (the two schemas name their columns alike), and
 // how each becomes the record the Store interface returns.
@@ -39,6 +39,21 @@ export interface JourneyRunRow {
 
 export function toJourneyRun(row: JourneyRunRow): JourneyRun {
   return { workflowId: row.workflow_id, journeyId: row.journey_id, customerId: row.customer_id, topic: row.topic, startedAt: row.started_at };
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  scope: ApiKeyScope;
+  secret_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKey {
+  const key: ApiKey = { id: row.id, name: row.name, scope: row.scope, secretHash: row.secret_hash, createdAt: row.created_at };
+  if (row.revoked_at) key.revokedAt = row.revoked_at;
+  return key;
 }
 
 export const SEND_COLUMNS = 'workflow_id, step_id, customer_id, journey_id, topic, transactional, status, template, message_id, owner, reason, created_at, updated_at';

@@ -8,6 +8,7 @@ import { toConsent, toEvent, toJourneyRun, type ConsentRow, type EventRow, type 
 import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
 import { sqliteJourneyVersions } from './sqliteJourneyVersions';
+import { sqliteKeys } from './sqliteKeys';
 import { sqliteSends } from './sqliteSends';
 import type { RecordedEvent, RecordOptions, Store } from './types';
 
@@ -227,11 +228,12 @@ export function openSqliteStore(file: string): Store {
     ...trust,
     ...sqliteSends(db),
     ...sqliteJourneyVersions(db),
+    ...sqliteKeys(db),
     ...segments.store,
-    // Erasure also forgets the customer's segments (sqliteTrust erases the tables it knows).
-    async forgetCustomer(customerId) {
-      segments.forget(customerId);
-      return trust.forgetCustomer(customerId);
+    // Erasure also removes the customer's segments (sqliteTrust erases the tables it knows).
+    async eraseCustomer(customerId) {
+      segments.erase(customerId);
+      return trust.eraseCustomer(customerId);
     },
     async close() {
       if (db.open) db.close();

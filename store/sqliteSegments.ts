@@ -9,8 +9,8 @@ interface MembershipRow {
 /** Segment memberships in the SQLite store: the current segments of each customer. */
 export function sqliteSegments(db: Database.Database): {
   store: Pick<Store, 'segmentsOf' | 'setSegments' | 'customerIds'>;
-  /** Erasure's part: called by the store's forgetCustomer. */
-  forget(customerId: string): void;
+  /** Erasure's part: called by the store's eraseCustomer. */
+  erase(customerId: string): void;
 } {
   const sql = {
     segmentsOf: db.prepare<[string], MembershipRow>(
@@ -20,7 +20,7 @@ export function sqliteSegments(db: Database.Database): {
       'INSERT INTO segment_memberships (customer_id, segment_id, entered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     leave: db.prepare<[string, string]>('DELETE FROM segment_memberships WHERE customer_id = ? AND segment_id = ?'),
-    forget: db.prepare<[string]>('DELETE FROM segment_memberships WHERE customer_id = ?'),
+    erase: db.prepare<[string]>('DELETE FROM segment_memberships WHERE customer_id = ?'),
     customerIds: db.prepare<[], { customer_id: string }>(
       'SELECT customer_id FROM profiles UNION SELECT customer_id FROM events ORDER BY customer_id',
     ),
@@ -50,8 +50,8 @@ export function sqliteSegments(db: Database.Database): {
         return sql.customerIds.all().map((row) => row.customer_id);
       },
     },
-    forget(customerId) {
-      sql.forget.run(customerId);
+    erase(customerId) {
+      sql.erase.run(customerId);
     },
   };
 }

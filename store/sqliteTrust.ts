@@ -3,7 +3,7 @@ import { toSuppression, type SuppressionRow } from './rows';
 import type { Store } from './types';
 
 /** The parts of the SQLite store that protect customers: suppressions and erasure. */
-export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'forgetCustomer'> {
+export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'eraseCustomer'> {
   const sql = {
     upsertSuppression: db.prepare<[SuppressionRow]>(
       `INSERT INTO suppressions (address_hash, reason, source, customer_id, at)
@@ -21,7 +21,7 @@ export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression'
     anonymizeSuppressions: db.prepare<[string]>('UPDATE suppressions SET customer_id = NULL WHERE customer_id = ?'),
   };
 
-  const forget = db.transaction((customerId: string) => {
+  const erase = db.transaction((customerId: string) => {
     const email = sql.profileEmail.get(customerId)?.email;
     for (const statement of sql.erase) statement.run(customerId);
     sql.anonymizeSuppressions.run(customerId);
@@ -42,8 +42,8 @@ export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression'
     async customersWithAddress(email) {
       return sql.customersWithAddress.all(email.trim()).map((row) => row.customer_id);
     },
-    async forgetCustomer(customerId) {
-      return forget.immediate(customerId);
+    async eraseCustomer(customerId) {
+      return erase.immediate(customerId);
     },
   };
 }

@@ -13,6 +13,21 @@ export interface ConsentRecord {
   at: string;
 }
 
+/** What an API key may do: `ingest` events and profiles, `read` journeys and audits, `admin` everything. */
+export type ApiKeyScope = 'ingest' | 'read' | 'admin';
+
+/** An API key as stored: never the key itself, only a hash of its secret part. */
+export interface ApiKey {
+  /** The public part of the key, also its name in logs and `journeys keys list`. */
+  id: string;
+  name: string;
+  scope: ApiKeyScope;
+  /** SHA-256 of the secret part, hex. */
+  secretHash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
 export interface JourneyRun {
   workflowId: string;
   journeyId: string;
@@ -229,7 +244,7 @@ export interface Store {
    * Erases a customer: profile, events, consent ledger, journey runs and send ledger. Their
    * suppressions stay, without the customer ID. Returns the address the profile had.
    */
-  forgetCustomer(customerId: string): Promise<{ email?: string }>;
+  eraseCustomer(customerId: string): Promise<{ email?: string }>;
 
   /** The segments the customer is in, in the order they entered them. */
   segmentsOf(customerId: string): Promise<SegmentMembership[]>;
@@ -245,6 +260,16 @@ export interface Store {
   recordJourneyVersion(version: { journeyId: string; version: string; templates: Record<string, string> }): Promise<void>;
   /** The templates a journey version was started with; undefined for a version never recorded. */
   journeyVersionTemplates(journeyId: string, version: string): Promise<Record<string, string> | undefined>;
+
+  /** Fails if the id or the name is taken. */
+  createApiKey(key: ApiKey): Promise<void>;
+  /** Every key, revoked ones too, oldest first. */
+  apiKeys(): Promise<ApiKey[]>;
+  apiKey(id: string): Promise<ApiKey | undefined>;
+  /** Revokes the key with this id or name; false when there is none or it was revoked before. */
+  revokeApiKey(idOrName: string, at: string): Promise<boolean>;
+  /** Whether any key is not revoked: without one, the private API serves loopback only. */
+  hasActiveApiKeys(): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -90,7 +90,7 @@ describe('cart abandonment', () => {
     const { signalled } = await t.client.changeConsent({ customerId: 'optout', topic: 'marketing', status: 'withdrawn', source: 'test' });
     expect(signalled).toEqual(['cartAbandonment:optout:cart-o']);
     const state = await journeyResult('cartAbandonment:optout:cart-o');
-    expect(state.status).toBe('opted_out');
+    expect(state.status).toBe('consent_withdrawn');
     await t.env.sleep('100h');
     expect((await emailsTo('optout@example.com')).map((e) => e.journeyStep)).toEqual(['reminder1']);
     expect((await t.store.consentLedger('optout')).map((r) => r.status)).toEqual(['withdrawn']);
@@ -102,7 +102,7 @@ describe('cart abandonment', () => {
     await t.env.sleep('30m');
     await t.store.recordConsent({ customerId: 'ledgeronly', topic: 'marketing', status: 'withdrawn', source: 'crm import', at: new Date().toISOString() });
     const state = await journeyResult('cartAbandonment:ledgeronly:cart-l');
-    expect(state.status).toBe('opted_out');
+    expect(state.status).toBe('consent_withdrawn');
     expect(await emailsTo('ledger@example.com')).toEqual([]);
     expect((await t.store.sendsOf('ledgeronly')).map((s) => [s.stepId, s.status, s.reason])).toEqual([['reminder1', 'skipped', 'consent_withdrawn']]);
   });

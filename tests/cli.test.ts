@@ -139,7 +139,7 @@ describe('journeys profiles import (store only, no Temporal)', () => {
   });
 });
 
-describe('journeys event / optout / status (time-skipping Temporal)', () => {
+describe('journeys event / consent / status (time-skipping Temporal)', () => {
   let t: JourneyEnv;
   const withClient = (journeysClient?: JourneyClient) => ({ connect: async () => ({ journeys: journeysClient ?? t.client, close: async () => undefined }) });
   const cart = JSON.stringify({ cartId: 'cart-c1', items: [{ name: 'Trail shoes', quantity: 1, price: 80 }], total: 80, currency: 'EUR' });
@@ -166,13 +166,19 @@ describe('journeys event / optout / status (time-skipping Temporal)', () => {
     expect(stdout).toContain(`event ${event.id} recorded`);
   });
 
-  it('optout withdraws marketing consent and the running journey ends opted out', async () => {
-    const { code, stdout } = await journeys(['optout', 'cli-ada'], withClient());
+  it('consent withdraw withdraws marketing consent and the running journey run ends with consent_withdrawn', async () => {
+    const { code, stdout } = await journeys(['consent', 'withdraw', 'cli-ada'], withClient());
     expect(code).toBe(0);
-    expect(stdout).toBe('marketing consent withdrawn for cli-ada (source: cli)\n  stopping 1 running journey(s): cartAbandonment:cli-ada:cart-c1\n');
+    expect(stdout).toBe('marketing consent withdrawn for cli-ada (source: cli)\n  ending 1 running journey run(s): cartAbandonment:cli-ada:cart-c1\n');
     const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:cli-ada:cart-c1').result();
-    expect(result.status).toBe('opted_out');
+    expect(result.status).toBe('consent_withdrawn');
     expect((await t.store.consentLedger('cli-ada')).map((r) => [r.topic, r.status, r.source])).toEqual([['marketing', 'withdrawn', 'cli']]);
+  });
+
+  it('consent grant records the grant in the ledger with its source', async () => {
+    const { code, stdout } = await journeys(['consent', 'grant', 'cli-ada', '--topic', 'newsletter', '--source', 'double opt-in'], withClient());
+    expect([code, stdout]).toEqual([0, 'newsletter consent granted for cli-ada (source: double opt-in)\n']);
+    expect((await t.store.consentLedger('cli-ada')).map((r) => [r.topic, r.status, r.source])).toContainEqual(['newsletter', 'granted', 'double opt-in']);
   });
 
   it('event with invalid --properties JSON exits 2 with a clear error, before reaching Temporal', async () => {
@@ -188,33 +194,33 @@ describe('journeys event / optout / status (time-skipping Temporal)', () => {
     [['event', 'cart.updated', 'cli-nocart', '--properties', '{"total":5}'], '  properties.cartId: cart.updated starts cartAbandonment'],
     [['event', 'cart.updated', 'cli-wrong', '--properties', '[1,2]'], '  properties: '],
     [['event', 'cart.updated', 'cli-when', '--occurred-at', 'yesterday', '--properties', cart], '  occurredAt: '],
-    [['optout', 'cli-topic', '--topic', 'News Letter'], '  topic: '],
+    [['consent', 'withdraw', 'cli-topic', '--topic', 'News Letter'], '  topic: '],
     [['status', 'eve@example.com'], '  customerId: use letters'],
   ])('%j exits 2 and names the field, starting nothing', async (args, problem) => {
     const { code, stderr } = await journeys(args, withClient());
     expect(code).toBe(2);
     expect(stderr).toMatch(/^error: invalid (event|consent change|customer id)\n/);
     expect(stderr).toContain(problem);
-    const customerId = args[0] === 'event' ? args[2] : args[1];
+    const customerId = args[0] === 'status' ? args[1] : args[2];
     expect(await t.store.journeyRuns(customerId)).toEqual([]);
     expect(await t.store.eventsOf(customerId)).toEqual([]);
     expect(await t.store.consentLedger(customerId)).toEqual([]);
   });
 
-  it('status prints the journeys as a table', async () => {
+  it('status prints the journey runs as a table', async () => {
     const stub = {
-      journeysOf: async () => [
+      runsOf: async () => [
         { workflowId: 'cartAbandonment:ada:cart-1', journeyId: 'cartAbandonment', status: 'running', currentStep: 'waitBeforeReminder2', nextWakeAt: '2025-01-02T04:00:00.000Z' },
-        { workflowId: 'cartAbandonment:ada:cart-0', journeyId: 'cartAbandonment', status: 'opted_out', currentStep: 'reminder1' },
+        { workflowId: 'cartAbandonment:ada:cart-0', journeyId: 'cartAbandonment', status: 'consent_withdrawn', currentStep: 'reminder1' },
       ],
     } as unknown as JourneyClient;
     const { code, stdout } = await journeys(['status', 'ada'], withClient(stub));
     expect(code).toBe(0);
     expect(stdout).toBe(
       [
-        'WORKFLOW ID                 JOURNEY          STATUS     CURRENT STEP         NEXT WAKE-UP',
-        'cartAbandonment:ada:cart-1  cartAbandonment  running    waitBeforeReminder2  2025-01-02T04:00:00.000Z',
-        'cartAbandonment:ada:cart-0  cartAbandonment  opted_out  reminder1            -',
+        'WORKFLOW ID                 JOURNEY          STATUS             CURRENT STEP         NEXT WAKE-UP',
+        'cartAbandonment:ada:cart-1  cartAbandonment  running            waitBeforeReminder2  2025-01-02T04:00:00.000Z',
+        'cartAbandonment:ada:cart-0  cartAbandonment  consent_withdrawn  reminder1            -',
         '',
       ].join('\n'),
     );
@@ -224,7 +230,7 @@ describe('journeys event / optout / status (time-skipping Temporal)', () => {
 describe('journeys, outside a test environment', () => {
   it('prints one clear line and exits 1 when Temporal is unreachable', async () => {
     const config = configFromEnv({ TEMPORAL_ADDRESS: '127.0.0.1:1', DATA_DIR: join(dir, 'unreachable') });
-    const { code, stdout, stderr } = await journeys(['optout', 'ada'], { connect: () => connectJourneys(config) });
+    const { code, stdout, stderr } = await journeys(['consent', 'withdraw', 'ada'], { connect: () => connectJourneys(config) });
     expect([code, stdout]).toEqual([1, '']);
     expect(stderr).toMatch(/^error: cannot reach Temporal at 127\.0\.0\.1:1 \(.+\); start the product with `npm start`, or set TEMPORAL_ADDRESS \(or TEMPORAL_PROFILE\)\n$/);
   });
@@ -248,7 +254,7 @@ describe('journeys, outside a test environment', () => {
   });
 });
 
-describe('journeys suppress / audit / forget (time-skipping Temporal)', () => {
+describe('journeys suppress / audit / erase (time-skipping Temporal)', () => {
   let t: JourneyEnv;
   const withClient = () => ({ connect: async () => ({ journeys: t.client, close: async () => undefined }) });
   const cartOf = (cartId: string) => JSON.stringify({ cartId, items: [{ name: 'Trail shoes', quantity: 1, price: 80 }], total: 80, currency: 'EUR' });
@@ -309,32 +315,32 @@ describe('journeys suppress / audit / forget (time-skipping Temporal)', () => {
     expect(stderr).toMatch(/^error: invalid customer id\n {2}customerId: /);
   });
 
-  it('forget without --yes exits 2 and erases nothing; with --yes it terminates the journey and erases the customer', async () => {
-    await t.client.upsertProfile({ customerId: 'cli-forget', email: 'cli-forget@example.com' });
-    await journeys(['event', 'cart.updated', 'cli-forget', '--properties', cartOf('cart-f1')], withClient());
-    const workflowId = 'cartAbandonment:cli-forget:cart-f1';
+  it('erase without --yes exits 2 and erases nothing; with --yes it terminates the journey and erases the customer', async () => {
+    await t.client.upsertProfile({ customerId: 'cli-erase', email: 'cli-erase@example.com' });
+    await journeys(['event', 'cart.updated', 'cli-erase', '--properties', cartOf('cart-f1')], withClient());
+    const workflowId = 'cartAbandonment:cli-erase:cart-f1';
     const status = async () => (await t.env.client.workflow.getHandle(workflowId).describe()).status.name;
     expect(await status()).toBe('RUNNING');
 
-    const refused = await journeys(['forget', 'cli-forget'], {});
+    const refused = await journeys(['erase', 'cli-erase'], {});
     expect([refused.code, refused.stdout]).toEqual([2, '']);
-    expect(refused.stderr).toBe('error: forget erases cli-forget for good: run it again with --yes to confirm\n');
+    expect(refused.stderr).toBe('error: erase removes cli-erase for good: run it again with --yes to confirm\n');
     expect(await status()).toBe('RUNNING');
-    expect(await t.store.getProfile('cli-forget')).toMatchObject({ email: 'cli-forget@example.com' });
-    expect(await t.store.journeyRuns('cli-forget')).toHaveLength(1);
-    expect(await t.store.suppressionFor(addressHash('cli-forget@example.com'))).toBeUndefined();
+    expect(await t.store.getProfile('cli-erase')).toMatchObject({ email: 'cli-erase@example.com' });
+    expect(await t.store.journeyRuns('cli-erase')).toHaveLength(1);
+    expect(await t.store.suppressionFor(addressHash('cli-erase@example.com'))).toBeUndefined();
 
-    const done = await journeys(['forget', 'cli-forget', '--yes'], withClient());
-    expect(done).toEqual({ code: 0, stderr: '', stdout: `cli-forget erased; terminated ${workflowId}; their address stays suppressed (as a hash)\n` });
+    const done = await journeys(['erase', 'cli-erase', '--yes'], withClient());
+    expect(done).toEqual({ code: 0, stderr: '', stdout: `cli-erase erased; terminated ${workflowId}; their address stays suppressed (as a hash)\n` });
     expect(await status()).toBe('TERMINATED');
-    expect(await t.store.getProfile('cli-forget')).toBeUndefined();
-    expect(await t.store.eventsOf('cli-forget')).toEqual([]);
-    expect(await t.client.audit('cli-forget')).toEqual([]);
-    expect(await t.store.suppressionFor(addressHash('cli-forget@example.com'))).toMatchObject({ reason: 'erased', source: 'journeys forget' });
+    expect(await t.store.getProfile('cli-erase')).toBeUndefined();
+    expect(await t.store.eventsOf('cli-erase')).toEqual([]);
+    expect(await t.client.audit('cli-erase')).toEqual([]);
+    expect(await t.store.suppressionFor(addressHash('cli-erase@example.com'))).toMatchObject({ reason: 'erased', source: 'journeys erase' });
   });
 
-  it('forget --yes exits 2 for an email as customer id', async () => {
-    const { code, stderr } = await journeys(['forget', 'eve@example.com', '--yes'], withClient());
+  it('erase --yes exits 2 for an email as customer id', async () => {
+    const { code, stderr } = await journeys(['erase', 'eve@example.com', '--yes'], withClient());
     expect(code).toBe(2);
     expect(stderr).toMatch(/^error: invalid customer id\n {2}customerId: /);
   });

@@ -5,19 +5,19 @@ import { Client, Connection } from '@temporalio/client';
 import { simpleParser } from 'mailparser';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFromEnv } from '../config';
+import type { Config } from '../config';
 import { startStack, type Stack } from '../scripts/stack';
 import { journeyWorkflowBundle } from '../worker';
 import { stateQuery } from '../workflows/messages';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable } from './support/browser';
-import { quietRuntime, requiredEnv } from './support/journeyEnv';
-import { freePort } from './support/ports';
+import { devStackConfig, eventually } from './support/devStack';
+import { quietRuntime } from './support/journeyEnv';
 import { keepInSuiteOutbox } from './support/suiteOutbox';
 
 // The product as `npm start` runs it, on the real Temporal dev server, with waits 14,400×
 // shorter (1 h → 0.25 s, 24 h → 6 s, 72 h → 18 s) through the documented demo setting.
 const dataDir = mkdtempSync(join(tmpdir(), 'journeys-stack-'));
-let config: ReturnType<typeof configFromEnv>;
+let config: Config;
 let stack: Stack | undefined;
 let temporal: Client;
 let connection: Connection;
@@ -28,17 +28,7 @@ const start = async () => {
 
 beforeAll(async () => {
   quietRuntime();
-  config = configFromEnv({
-    DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    OUTBOX_PORT: String(await freePort()),
-    JOURNEY_WAIT_SCALE: '14400',
-    // Quiet hours follow the wall clock, which a scaled demo does not: off, so the run passes at any hour.
-    QUIET_HOURS: 'off',
-    TEMPORAL_CLI_PATH: requiredEnv('TEMPORAL_CLI_PATH'),
-  });
+  config = await devStackConfig(dataDir);
   await start();
   connection = await Connection.connect({ address: stack!.temporalAddress });
   temporal = new Client({ connection });
@@ -57,16 +47,6 @@ async function outboxSteps(to: string): Promise<string[]> {
   const files = readdirSync(config.smtp.outboxDir).filter((f) => f.endsWith('.eml')).sort();
   const mails = await Promise.all(files.map((f) => simpleParser(readFileSync(join(config.smtp.outboxDir, f)))));
   return mails.filter((m) => m.to && !Array.isArray(m.to) && m.to.text === to).map((m) => String(m.headers.get('x-journey-step')));
-}
-
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('the product on the Temporal dev server', () => {
@@ -98,8 +78,8 @@ describe('the product on the Temporal dev server', () => {
     const sweep = await temporal.schedule.getHandle('segment-sweep').describe();
     expect(sweep.action).toMatchObject({ type: 'startWorkflow', workflowType: 'segmentSweep' });
 
-    const listed = (await (await api('/v1/customers/stack-1/journeys')).json()) as { journeys: unknown[] };
-    expect(listed.journeys).toEqual([expect.objectContaining({ workflowId: 'cartAbandonment:stack-1:k1', journeyId: 'cartAbandonment', status: 'running' })]);
+    const listed = (await (await api('/v1/customers/stack-1/runs')).json()) as { runs: unknown[] };
+    expect(listed.runs).toEqual([expect.objectContaining({ workflowId: 'cartAbandonment:stack-1:k1', journeyId: 'cartAbandonment', status: 'running' })]);
 
     await eventually(() => outboxSteps('stack1@example.com'), (steps) => steps.length === 3, 'all three emails', 60_000);
     const done = await temporal.workflow.getHandle(found.workflowId).result();

@@ -56,7 +56,7 @@ describe('HTTP API, given good input', () => {
     expect(consent.statusCode).toBe(200);
     expect(consent.json()).toEqual({ signalled: ['cartAbandonment:http-optout:cart-1'] });
     const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:http-optout:cart-1').result();
-    expect(result.status).toBe('opted_out');
+    expect(result.status).toBe('consent_withdrawn');
     expect((await t.store.consentLedger('http-optout')).map((r) => [r.status, r.source])).toEqual([['withdrawn', 'preference centre']]);
   });
 
@@ -112,8 +112,8 @@ describe('HTTP API, given bad input', () => {
     await expectNothingStoredFor(customerId);
   });
 
-  it.each(['ada@example.com', 'has space', 'x'.repeat(129)])('400 naming customerId for GET /v1/customers/%s/journeys', async (customerId) => {
-    const res = await api.inject({ method: 'GET', url: `/v1/customers/${encodeURIComponent(customerId)}/journeys` });
+  it.each(['ada@example.com', 'has space', 'x'.repeat(129)])('400 naming customerId for GET /v1/customers/%s/runs', async (customerId) => {
+    const res = await api.inject({ method: 'GET', url: `/v1/customers/${encodeURIComponent(customerId)}/runs` });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: 'invalid_request', problems: [{ path: 'customerId', message: expect.any(String) }] });
   });
@@ -221,7 +221,7 @@ describe('HTTP API, suppressions', () => {
     expect(await t.store.suppressionFor(addressHash('complaint@example.com'))).toMatchObject({ reason: 'complaint', customerId: 'http-complaint' });
     expect((await t.store.consentLedger('http-complaint')).map((r) => [r.topic, r.status, r.source])).toEqual([['marketing', 'withdrawn', 'complaint: feedback loop']]);
     const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:http-complaint:cart-1').result();
-    expect(result.status).toBe('opted_out');
+    expect(result.status).toBe('consent_withdrawn');
   });
 
   const email = 'sup-bad@example.com';

@@ -198,7 +198,7 @@ describe('consent withdrawn while the SMTP session opens', () => {
     withdrawDuringSession = () => t.store.recordConsent({ customerId: 'late-optout', topic: 'marketing', status: 'withdrawn', source: 'support', at: new Date().toISOString() });
     await t.env.sleep('61m');
     const state = await t.env.client.workflow.getHandle('cartAbandonment:late-optout:l1').result();
-    expect(state).toMatchObject({ status: 'opted_out' });
+    expect(state).toMatchObject({ status: 'consent_withdrawn' });
     expect(smtp.messages).toEqual([]);
     expect((await t.store.sendsOf('late-optout')).map((s) => [s.stepId, s.status, s.reason])).toEqual([['reminder1', 'skipped', 'consent_withdrawn']]);
   });

@@ -36,7 +36,7 @@ describeStores('segment memberships', ({ open }) => {
     expect(await a.segmentsOf('c1')).toHaveLength(1);
   });
 
-  it('lists every customer with a profile or an event once, for the sweep; erasure forgets their segments', async () => {
+  it('lists every customer with a profile or an event once, for the sweep; erasure erases their segments', async () => {
     const store = await open();
     await store.upsertProfiles([{ customerId: 'b', email: 'b@example.com', attributes: {} }]);
     await store.recordEvent(view('a', 1));
@@ -45,7 +45,7 @@ describeStores('segment memberships', ({ open }) => {
     // Byte order (upper case first), as SQLite sorts text, whatever the database's locale.
     expect(await store.customerIds()).toEqual(['B', 'a', 'b']);
     await store.setSegments('b', ['vip'], at(T));
-    await store.forgetCustomer('b');
+    await store.eraseCustomer('b');
     expect(await store.segmentsOf('b')).toEqual([]);
   });
 

@@ -80,7 +80,7 @@ describeStores('suppressions and erasure', ({ open }) => {
     expect((await store.suppressionsOf('c1')).map((s) => s.reason)).toEqual(['manual', 'complaint']);
   });
 
-  it('forgets a customer but keeps their address suppressed, without their ID', async () => {
+  it('erases a customer but keeps their address suppressed, without their ID', async () => {
     const store = await open();
     await store.upsertProfiles([{ customerId: 'c1', email: 'ada@example.com', attributes: { firstName: 'Ada' } }]);
     await store.recordEvent({ id: 'e1', type: 'cart.updated', customerId: 'c1', occurredAt: iso(0), properties: {} });
@@ -91,7 +91,7 @@ describeStores('suppressions and erasure', ({ open }) => {
     await store.upsertProfiles([{ customerId: 'c2', email: 'bob@example.com', attributes: {} }]);
     await store.addSuppression({ addressHash: addressHash('ada@example.com'), reason: 'complaint', source: 'feed', customerId: 'c1', at: iso(2) });
 
-    expect(await store.forgetCustomer('c1')).toEqual({ email: 'ada@example.com' });
+    expect(await store.eraseCustomer('c1')).toEqual({ email: 'ada@example.com' });
     expect(await store.getProfile('c1')).toBeUndefined();
     expect(await store.eventsOf('c1')).toEqual([]);
     expect(await store.consentLedger('c1')).toEqual([]);
@@ -101,7 +101,7 @@ describeStores('suppressions and erasure', ({ open }) => {
     expect(await store.segmentsOf('c1')).toEqual([]);
     expect(await store.eventById('e1')).toBeUndefined();
     expect(await store.customerIds()).toEqual(['c2']);
-    expect(await store.forgetCustomer('c1')).toEqual({});
+    expect(await store.eraseCustomer('c1')).toEqual({});
     const kept = await store.suppressionFor(addressHash('ada@example.com'));
     expect(kept).toEqual({ addressHash: addressHash('ada@example.com'), reason: 'complaint', source: 'feed', at: iso(2) });
   });

@@ -98,8 +98,8 @@ describe('topics and a global opt-out', () => {
     await t.client.ingest({ id: `trust-${++seq}`, type: 'fixture.product_tips', customerId: 'quitter' });
     const { signalled } = await t.client.changeConsent({ customerId: 'quitter', topic: 'all', status: 'withdrawn', source: 'preference centre' });
     expect(signalled.sort()).toEqual(['cartAbandonment:quitter:q1', 'productTips:quitter']);
-    expect((await result('cartAbandonment:quitter:q1')).status).toBe('opted_out');
-    expect((await result('productTips:quitter')).status).toBe('opted_out');
+    expect((await result('cartAbandonment:quitter:q1')).status).toBe('consent_withdrawn');
+    expect((await result('productTips:quitter')).status).toBe('consent_withdrawn');
 
     const order = await t.client.ingest({ id: `trust-${++seq}`, type: 'order.completed', customerId: 'quitter', properties: { orderId: 'o-9', cartId: 'q1', items: [], total: 9 } });
     expect(order.started).toEqual(['orderReceipt:quitter:o-9']);
@@ -115,11 +115,11 @@ describe('suppression feeds, audit and erasure', () => {
     await t.client.ingest(cart('angry', 'a1'));
     const answer = await t.client.suppress({ email: 'ANGRY@example.com', reason: 'complaint', source: 'provider feedback loop' });
     expect(answer).toEqual({ suppressed: true, customers: ['angry'] });
-    expect((await result('cartAbandonment:angry:a1')).status).toBe('opted_out');
+    expect((await result('cartAbandonment:angry:a1')).status).toBe('consent_withdrawn');
     expect((await t.store.consentFor('angry', 'marketing'))?.source).toBe('complaint: provider feedback loop');
   });
 
-  it("tells a customer's story in order and, after forget, keeps nothing but a suppressed hash of the address", async () => {
+  it("tells a customer's story in order and, after erase, keeps nothing but a suppressed hash of the address", async () => {
     await customer('leaving', 'leaving@example.com');
     await t.client.ingest(cart('leaving', 'l1'));
     await t.env.sleep('61m');
@@ -128,7 +128,7 @@ describe('suppression feeds, audit and erasure', () => {
     expect(audit.map((e) => e.kind)).toEqual(['journey', 'send']);
     expect(audit[1].what).toMatch(/^sent reminder1 /);
 
-    const forgotten = await t.client.forget('leaving');
+    const forgotten = await t.client.erase('leaving');
     expect(forgotten).toEqual({ customerId: 'leaving', terminated: ['cartAbandonment:leaving:l1'], erased: true });
     expect(await t.store.getProfile('leaving')).toBeUndefined();
     expect(await t.store.eventsOf('leaving')).toEqual([]);

@@ -91,7 +91,7 @@ describe('one-click unsubscribe (RFC 8058)', () => {
     expect(res.body).toContain('You are unsubscribed from marketing.');
     expect(res.body).not.toMatch(/<form|<a /);
     expect(await ledger('oc-ada')).toEqual([['marketing', 'withdrawn', 'one-click unsubscribe']]);
-    expect((await journeyResult(workflowId)).status).toBe('opted_out');
+    expect((await journeyResult(workflowId)).status).toBe('consent_withdrawn');
 
     await t.env.sleep('100h');
     const reminders = await t.mailbox.waitForCount(3, { to: control.email });
@@ -111,7 +111,7 @@ describe('one-click unsubscribe (RFC 8058)', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(await ledger('oc-multi')).toEqual([['marketing', 'withdrawn', 'one-click unsubscribe']]);
-    expect((await journeyResult(workflowId)).status).toBe('opted_out');
+    expect((await journeyResult(workflowId)).status).toBe('consent_withdrawn');
   });
 
   it('refuses a POST whose body does not say List-Unsubscribe=One-Click, and writes nothing', async () => {
@@ -161,7 +161,7 @@ describe('the unsubscribe page', () => {
     expect(pressed.statusCode).toBe(200);
     expect(pressed.body).toContain('You are unsubscribed from marketing.');
     expect(await ledger('page-bo')).toEqual([['marketing', 'withdrawn', 'one-click unsubscribe']]);
-    expect((await journeyResult(workflowId)).status).toBe('opted_out');
+    expect((await journeyResult(workflowId)).status).toBe('consent_withdrawn');
 
     const after = await api.inject({ method: 'GET', url: path });
     expect(after.body).toContain('<li>marketing: unsubscribed</li><li>product: subscribed</li>');
@@ -185,7 +185,7 @@ describe('the unsubscribe page', () => {
       await browser.close();
     }
     expect(await ledger('page-chrome')).toEqual([['marketing', 'withdrawn', 'one-click unsubscribe']]);
-    expect((await journeyResult(workflowId)).status).toBe('opted_out');
+    expect((await journeyResult(workflowId)).status).toBe('consent_withdrawn');
   });
 
   it('offers a second button that opts out of every topic with a token signed for topic "all"', async () => {

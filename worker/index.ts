@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
@@ -27,6 +28,8 @@ export interface JourneyWorkerOptions {
    * replays its short history when its timer fires.
    */
   maxCachedWorkflows?: number;
+  /** The payload codec of PAYLOAD_KEYS (compose builds it); absent: Temporal's default data converter. */
+  dataConverter?: DataConverter;
 }
 
 export function createJourneyWorker(options: JourneyWorkerOptions): Promise<Worker> {
@@ -40,5 +43,6 @@ export function createJourneyWorker(options: JourneyWorkerOptions): Promise<Work
     ...workflows,
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     activities: createActivities(options.deps),
+    ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });
 }

@@ -156,7 +156,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   setHandler(consentChangedSignal, ({ topic, status }) => {
     // Transactional journeys (receipts) do not depend on consent, as the send step does not check it for them.
     if (status === 'withdrawn' && !definition.transactional && withdrawalReaches(topic, definition.topic)) {
-      end('opted_out', topic, `Consent for ${topic} withdrawn`);
+      end('consent_withdrawn', topic, `Consent for ${topic} withdrawn`);
     }
   });
 

@@ -224,7 +224,7 @@ async function attemptSend(run: Run, step: StepOf<'send'>): Promise<string | Pen
       return { wakeAt: result.until, summary: `wait until ${result.until} (${result.reason}) before ${step.id}`, facts: { reason: result.reason } };
     case 'skipped':
       if (result.reason === 'consent_withdrawn') {
-        run.end('opted_out', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
+        run.end('consent_withdrawn', definition.topic, `${step.id} not sent: consent for ${definition.topic} withdrawn (ledger)`);
       } else {
         run.tell(`${step.id} skipped: ${result.reason}`);
       }

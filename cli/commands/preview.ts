@@ -12,7 +12,7 @@ import { parseInput } from '../../app/errors';
 import { UsageError } from '../usageError';
 import { findJourney } from './findJourney';
 
-/** Stands in for the signed link a real send carries: a preview must not mint working opt-out tokens. */
+/** Stands in for the signed link a real send carries: a preview must not mint working unsubscribe tokens. */
 export const PREVIEW_UNSUBSCRIBE_URL = 'https://journeys.invalid/u/preview';
 
 interface PreviewDeps {

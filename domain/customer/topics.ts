@@ -1,6 +1,6 @@
 // Consent topics. Free of zod, since the workflow bundle imports it.
 
-/** The topic whose withdrawal is a global opt-out: every journey but transactional ones. */
+/** The topic whose withdrawal reaches every journey but transactional ones. */
 export const GLOBAL_TOPIC = 'all';
 
 /** The topic of journeys that name none, which a spam complaint withdraws. */

@@ -9,7 +9,7 @@ import { endOfQuietHours, isTimeZone, type QuietHours } from '../time/localTime'
 import { addressHash } from './address';
 
 export interface SendPolicySettings {
-  /** Topics where a customer without a consent record has not consented (opt-in); all others are opt-out. */
+  /** Topics where a customer without a consent record has not consented (opt-in topics); on all others the default is granted. */
   optInTopics: string[];
   /** At most `max` emails per customer on `topic` in any `window` ("24h"), across journeys. */
   frequencyCaps: { topic: string; max: number; window: string }[];
@@ -64,7 +64,7 @@ export interface TopicConsent {
 export interface SendPolicy {
   /** The consent a customer has on a topic before the ledger holds anything of theirs. */
   consentDefault(topic: string): ConsentStatus;
-  /** The records an email needs: the global opt-out, then its own topic. None for transactional email. */
+  /** The records an email needs: topic `all`, then its own topic. None for transactional email. */
   consentToCheck(send: SendKind): ConsentCheck[];
   consentWithdrawn(ledger: ConsentLedger, customerId: string, send: SendKind): Promise<boolean>;
   /** Why the address must not be mailed (`suppressed: bounce`), by any journey, transactional too. */
@@ -73,13 +73,13 @@ export interface SendPolicy {
   /** Sunset customers get no marketing email; in the customer's quiet hours it waits. Judged at `at`, when the attempt runs. */
   hold(send: SendKind & { defaultTimezone?: string }, profile: Profile, at: Date): Hold | undefined;
   frequencyLimits(send: SendKind): FrequencyLimit[];
-  /** Each topic as the customer has it now: the latest record, else the default; the global opt-out first once recorded. */
+  /** Each topic as the customer has it now: the latest record, else the default; topic `all` first once recorded. */
   topicConsents(ledger: { topic: string; status: ConsentStatus }[], topics: string[]): TopicConsent[];
 }
 
 export function createSendPolicy(settings: SendPolicySettings): SendPolicy {
   const limits = settings.frequencyCaps.map((cap) => ({ ...cap, windowMs: parseDuration(cap.window), label: `${cap.max} per ${cap.window}` }));
-  // Opting in to everything is no regime anyone can have: the global topic is always opt-out.
+  // No regime can default topic `all` to withdrawn: that would silence every journey, so it always defaults to granted.
   const consentDefault = (topic: string): ConsentStatus => (topic !== GLOBAL_TOPIC && settings.optInTopics.includes(topic) ? 'withdrawn' : 'granted');
   const consentToCheck = (send: SendKind): ConsentCheck[] =>
     send.transactional ? [] : [GLOBAL_TOPIC, send.topic].map((topic) => ({ topic, unrecorded: consentDefault(topic) }));

@@ -13,5 +13,5 @@ export type WaitStep = StepOf<'wait'>;
 export type SplitStep = StepOf<'split'>;
 export type TemplateRuleSet = RuleSet<string>;
 
-/** The `JourneyStatus` search attribute's values: how a run ended, or that it still runs. */
-export type JourneyStatus = 'running' | 'completed' | 'goal_reached' | 'opted_out';
+/** The `JourneyStatus` search attribute's values: how a journey run ended, or that it still runs. */
+export type JourneyStatus = 'running' | 'completed' | 'goal_reached' | 'consent_withdrawn';

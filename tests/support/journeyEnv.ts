@@ -124,7 +124,7 @@ export function testConfig(options: Pick<JourneyEnvOptions, 'frequencyCaps' | 'o
 }
 
 /** The calls that take the client's clock, each preceded by reading Temporal's time. */
-const CLOCKED = new Set(['ingest', 'ingestBatch', 'upsertProfile', 'sweepSegments', 'routePendingEvents', 'changeConsent', 'suppress', 'forget', 'resolveSend']);
+const CLOCKED = new Set(['ingest', 'ingestBatch', 'upsertProfile', 'sweepSegments', 'routePendingEvents', 'changeConsent', 'suppress', 'erase', 'resolveSend']);
 
 function followServerTime(client: JourneyClient, sync: () => Promise<void>): JourneyClient {
   return new Proxy(client, {
