@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { addressHash } from '../domain/delivery/address';
 import { redactAddresses } from '../domain/delivery/redact';
+import type { MetricsRecorder, SendTimer } from '../observability/recorder';
 import type { SendClaim, SendClaimResult, SendStatus, Store, StoredMessage } from '../store/types';
 import type { Mailer, SmtpError } from './smtp';
 import { judgeSmtpFailure } from './smtpReply';
@@ -60,6 +61,7 @@ export interface FailedSend {
   workflowId: string;
   stepId: string;
   customerId: string;
+  journeyId: string;
   /** Where the row goes when nothing was delivered and the attempt should be retried: `reserved`, or `in_doubt` for a resend. */
   retryFrom: SendStatus;
   owner: string;
@@ -70,31 +72,37 @@ export interface FailedSend {
  * What an SMTP failure does to the ledger and the attempt. Before the hand-off the row is
  * still `retryFrom`; after it, the attempt's own `sending`. Only a reply code proves that
  * nothing was delivered; a failure after the hand-off without one leaves the send in doubt.
+ * The attempt's outcome is counted on `timer` with the verdict's class.
  */
-export async function failed(err: SmtpError, send: FailedSend, email: string, store: Store): Promise<never> {
+export async function failed(err: SmtpError, send: FailedSend, email: string, { store, metrics }: { store: Store; metrics: MetricsRecorder }, timer: SendTimer): Promise<never> {
   const verdict = judgeSmtpFailure(err);
   const from = err.handedOff ? { status: 'sending' as const, owner: send.owner } : { status: send.retryFrom };
   const settle = (status: SendStatus, reason: string) => store.moveSend(send.workflowId, send.stepId, from, { status, reason, at: send.at });
   const reply = 'reply' in verdict ? verdict.reply : redactAddresses(err.message);
   switch (verdict.kind) {
     case 'retry':
+      timer.end('retried', 'smtp_temporary');
       // Nothing was delivered: the row is (again) where a retry can claim it.
       if (err.handedOff) await settle(send.retryFrom, reply);
       throw ApplicationFailure.retryable(`SMTP: ${reply}`, 'SmtpTemporaryFailure');
     case 'inDoubt':
+      timer.end('in_doubt', 'no_reply');
       await settle('in_doubt', `no reply after the message was handed to the SMTP server: ${reply}`);
       throw ApplicationFailure.nonRetryable('the SMTP connection broke after the message was handed over; not resent to avoid a duplicate', 'SmtpInDoubt');
     case 'badRecipient':
+      timer.end('failed', 'bad_recipient');
       await store.addSuppression({ addressHash: addressHash(email), reason: 'bounce', source: `smtp: ${reply}`, customerId: send.customerId, at: send.at });
       await settle('failed', `recipient rejected, address suppressed: ${reply}`);
       throw ApplicationFailure.nonRetryable(`the recipient's server rejected the address; it is suppressed: ${reply}`, 'RecipientRejected');
     case 'senderRejected':
       // Our reputation or setup, not the customer's address: alert operators, suppress nobody.
       log.error('SMTP refused our email on policy grounds (5.7.x): check the sending domain, DKIM and reputation', { reply, workflowId: send.workflowId });
-      Context.current().metricMeter.createCounter('journeys_smtp_sender_rejected', 'emails', 'SMTP 5.7.x refusals of our sending').add(1);
+      metrics.smtpSenderRejected();
+      timer.end('failed', 'sender_rejected');
       await settle('failed', `sender rejected: ${reply}`);
       throw ApplicationFailure.nonRetryable(`SMTP refused our sending (5.7.x): ${reply}`, 'SenderRejected');
     case 'rejected':
+      timer.end('failed', 'rejected');
       await settle('failed', reply);
       throw ApplicationFailure.nonRetryable(`SMTP rejected the email: ${reply}`, 'SmtpRejected');
   }

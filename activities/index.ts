@@ -1,6 +1,7 @@
 import type { SweepResult } from '../app/segmentTracker';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
 import type { TemplateRenderer } from '../domain/delivery/templates';
+import type { MetricsRecorder } from '../observability/recorder';
 import type { Store } from '../store/types';
 import { createBranchStep } from './branchStep';
 import { createResendStep } from './resendStep';
@@ -35,6 +36,8 @@ export interface ActivityDeps {
   sweepSegments: (now: string) => Promise<SweepResult>;
   /** Routes events recorded over a minute before `now` whose routing failed (JourneyClient.routePendingEvents). */
   routePendingEvents: (now: string) => Promise<{ routed: number }>;
+  /** Where sends, their outcomes and durations are counted (the process's registry). */
+  metrics: MetricsRecorder;
 }
 
 export function createActivities(deps: ActivityDeps) {

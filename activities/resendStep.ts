@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { sendReasonOf } from '../observability/recorder';
 import type { ResendInput, ResendResult } from '../workflows/resendEmail';
 import { ClaimRefused, currentAttempt, deliver, failed, heartbeating } from './delivery';
 import type { ActivityDeps } from './index';
@@ -17,9 +18,10 @@ export function createResendStep(deps: ActivityDeps) {
       const attempt = await currentAttempt(deps.clock);
       const row = await deps.store.sendRecord(workflowId, stepId);
       if (!row) throw ApplicationFailure.nonRetryable(`no send ${stepId} of ${workflowId} in the ledger`, 'SendNotFound');
+      const timer = deps.metrics.sendStarted(row.journeyId, stepId);
       if (row.status === 'sending' && row.owner?.startsWith(`${attempt.owner.split('/')[0]}/`)) {
         const reason = 'a resend attempt stopped while handing the email to the SMTP server';
-        await deps.store.moveSend(workflowId, stepId, { status: 'sending', owner: row.owner }, { status: 'in_doubt', reason, at: attempt.at });
+        if (await deps.store.moveSend(workflowId, stepId, { status: 'sending', owner: row.owner }, { status: 'in_doubt', reason, at: attempt.at })) timer.end('in_doubt', 'attempt_lost');
         return { status: 'in_doubt', note: reason };
       }
       if (row.status !== 'in_doubt') return { status: row.status, note: `not resent: the send is ${row.status}` };
@@ -38,12 +40,16 @@ export function createResendStep(deps: ActivityDeps) {
       try {
         await deliver(deps.mailer, message, claim, deps.store);
       } catch (err) {
-        if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...row, retryFrom: 'in_doubt', owner: attempt.owner, at: attempt.at }, to, deps.store);
+        if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...row, retryFrom: 'in_doubt', owner: attempt.owner, at: attempt.at }, to, deps, timer);
         const refused = err.result;
-        if (refused.status === 'skipped') return { status: 'in_doubt', note: `not resent: ${refused.reason}` };
+        if (refused.status === 'skipped') {
+          timer.end('skipped', sendReasonOf(refused.reason));
+          return { status: 'in_doubt', note: `not resent: ${refused.reason}` };
+        }
         return { status: refused.record?.status ?? 'in_doubt', note: 'not resent: the send changed meanwhile' };
       }
       await deps.store.moveSend(workflowId, stepId, { status: 'sending', owner: attempt.owner }, { status: 'sent', reason: 'resent by an operator', at: attempt.at });
+      timer.end('sent', 'resent');
       return { status: 'sent', note: 'resent with the same Message-ID' };
     } finally {
       stopHeartbeats();

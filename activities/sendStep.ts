@@ -5,6 +5,7 @@ import type { TemplateRuleSet } from '../domain/journey/types';
 import { MARKETING_TOPIC } from '../domain/customer/topics';
 import type { RuleTrace } from '../domain/rules/types';
 import type { TemplateRenderer } from '../domain/delivery/templates';
+import { sendReasonOf, type SendTimer } from '../observability/recorder';
 import type { SendKey, SendRecord } from '../store/types';
 import { ClaimRefused, currentAttempt, deliver, failed, heartbeating } from './delivery';
 import { loadEntryEvent } from './entryEvent';
@@ -51,8 +52,14 @@ export type SendStepResult =
 export function createSendStep(deps: ActivityDeps) {
   return async function sendStep(input: SendStepInput): Promise<SendStepResult> {
     const stopHeartbeats = heartbeating();
+    const timer = deps.metrics.sendStarted(input.journeyId, input.stepId);
     try {
-      return await sendOnce(input);
+      return await sendOnce(input, timer);
+    } catch (err) {
+      // SMTP failures are counted with their verdict; this is what is left (a template, the store).
+      if (err instanceof ApplicationFailure && err.nonRetryable) timer.end('failed', err.type === 'TemplateError' ? 'template' : 'error');
+      else timer.end('retried', 'error');
+      throw err;
     } finally {
       stopHeartbeats();
     }
@@ -65,7 +72,8 @@ export function createSendStep(deps: ActivityDeps) {
     return pinned ?? deps.templates;
   }
 
-  async function sendOnce(input: SendStepInput): Promise<SendStepResult> {
+  /** Counts on `timer` what this attempt did; an attempt that finds the send settled by another counts nothing. */
+  async function sendOnce(input: SendStepInput, timer: SendTimer): Promise<SendStepResult> {
     const attempt = await currentAttempt(deps.clock);
     const { at } = attempt;
     const key: SendKey = {
@@ -79,14 +87,19 @@ export function createSendStep(deps: ActivityDeps) {
     const earlier = await deps.store.sendRecord(key.workflowId, key.stepId);
     if (earlier?.status === 'sending') {
       const reason = `an earlier attempt (${earlier.owner}) stopped while handing the email to the SMTP server`;
-      await deps.store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: earlier.owner }, { status: 'in_doubt', reason, at });
+      if (await deps.store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: earlier.owner }, { status: 'in_doubt', reason, at })) timer.end('in_doubt', 'attempt_lost');
       return { status: 'skipped', reason: 'in_doubt' };
     }
     if (earlier && earlier.status !== 'reserved') return outcomeOf(earlier);
 
     const skip = async (reason: string): Promise<SendStepResult> => {
       await deps.store.skipSend(key, reason, at);
+      timer.end('skipped', sendReasonOf(reason));
       return { status: 'skipped', reason };
+    };
+    const defer = (until: string, reason: string): SendStepResult => {
+      timer.end('deferred', sendReasonOf(reason));
+      return { status: 'deferred', until, reason };
     };
     if (await deps.policy.consentWithdrawn(deps.store, key.customerId, input)) return skip('consent_withdrawn');
     const profile = await deps.store.getProfile(key.customerId);
@@ -95,14 +108,14 @@ export function createSendStep(deps: ActivityDeps) {
     if (suppressed) return skip(suppressed);
     const held = deps.policy.hold(input, profile, new Date(at));
     if (held && 'skip' in held) return skip(held.skip);
-    if (held) return { status: 'deferred', ...held };
+    if (held) return defer(held.until, held.reason);
 
     if (!earlier) {
       const reservation = await deps.store.reserveSend(key, at, deps.policy.frequencyLimits(input));
       if (reservation.capped) {
         const reason = `frequency cap ${reservation.capped.limit} on ${input.topic}`;
         if (input.whenCapped === 'skip') return skip(reason);
-        return { status: 'deferred', until: reservation.capped.until, reason };
+        return defer(reservation.capped.until, reason);
       }
     }
 
@@ -133,9 +146,12 @@ export function createSendStep(deps: ActivityDeps) {
     try {
       await deliver(deps.mailer, message, { ...claim, recheck: deps.policy.recheck(input, profile.email) }, deps.store);
     } catch (err) {
-      if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...key, retryFrom: 'reserved', owner: attempt.owner, at }, profile.email, deps.store);
+      if (!(err instanceof ClaimRefused)) return failed(err as SmtpError, { ...key, retryFrom: 'reserved', owner: attempt.owner, at }, profile.email, deps, timer);
       const refused = err.result;
-      if (refused.status === 'skipped') return { status: 'skipped', reason: refused.reason };
+      if (refused.status === 'skipped') {
+        timer.end('skipped', sendReasonOf(refused.reason));
+        return { status: 'skipped', reason: refused.reason };
+      }
       // Another attempt of this send moved the row first: its outcome is the send's.
       return refused.record ? outcomeOf(refused.record) : { status: 'skipped', reason: 'lost_race' };
     }
@@ -144,6 +160,7 @@ export function createSendStep(deps: ActivityDeps) {
       (await deps.store.moveSend(key.workflowId, key.stepId, { status: 'sending', owner: attempt.owner }, { status: 'sent', at })) ||
       (await deps.store.moveSend(key.workflowId, key.stepId, { status: 'in_doubt', owner: attempt.owner }, { status: 'sent', reason: 'the server took it after the attempt was thought lost', at }));
     if (!recorded) log.warn('an email was delivered after its ledger row had moved on', { workflowId: key.workflowId, stepId: key.stepId });
+    timer.end('sent');
     return { status: 'sent', template: decision.choice, chosenBy: decision.chosenBy, messageId, trace: decision.trace };
   }
 }

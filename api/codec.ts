@@ -1,7 +1,9 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { scopeAllows, type ApiKeyVerifier } from '../app/apiKeys';
 import { problemsOf } from '../app/errors';
+import { fromLoopback } from './auth';
 
 export interface CodecRoutesOptions {
   /** The codec of PAYLOAD_KEYS: what the worker and the client encrypt with. */
@@ -10,6 +12,8 @@ export interface CodecRoutesOptions {
   allowedOrigins: string[];
   /** Whether the caller may read decoded payloads: they hold customer data. False: 401. Not asked for preflight requests. */
   authorize: (request: FastifyRequest) => boolean | Promise<boolean>;
+  /** Given: `/codec/session` lets a browser holding an admin key decode (see registerSession). */
+  verifier?: ApiKeyVerifier;
 }
 
 /** Payloads as proto JSON, the codec server protocol's body: metadata values and data in base64. */
@@ -18,6 +22,9 @@ const payloadsBody = z.object({
   payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() })),
 });
 type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
+
+/** A workflow's whole history can be decoded at once; the caller is authorized before the body is read. */
+const CODEC_BODY_LIMIT = 16 * 1024 * 1024;
 
 const ALLOWED_HEADERS = 'content-type,x-namespace,authorization';
 
@@ -65,7 +72,8 @@ export function registerCodecRoutes(app: FastifyInstance, options: CodecRoutesOp
         ['/decode', (payloads: Payload[]) => codec.decode(payloads)],
       ] as const) {
         scope.options(path, preflight);
-        scope.post(path, async (request, reply) => {
+        // Authorized by the hook above, not by the API-key scopes: browsers send no bearer header.
+        scope.post(path, { config: { scope: 'public' }, bodyLimit: CODEC_BODY_LIMIT }, async (request, reply) => {
           const parsed = payloadsBody.safeParse(request.body);
           if (!parsed.success) {
             return reply.code(400).send({ error: 'invalid_request', message: 'send {"payloads": [{"metadata": {…}, "data": "<base64>"}]}', problems: problemsOf(parsed.error) });
@@ -83,18 +91,60 @@ export function registerCodecRoutes(app: FastifyInstance, options: CodecRoutesOp
     },
     { prefix: '/codec' },
   );
+  const { verifier } = options;
+  if (verifier) app.register(async (scope) => registerSession(scope, verifier), { prefix: '/codec' });
+}
+
+const SESSION_COOKIE = 'journeys_codec';
+
+/**
+ * Who may read decoded payloads. While no API key exists: callers on this machine. Then: an
+ * admin key, as a bearer header (the `temporal` CLI's `--codec-auth`) or as the session cookie
+ * `/codec/session` sets, which the Web UI's pages send when told to include credentials.
+ */
+export function codecAuthorizer(verifier: ApiKeyVerifier) {
+  return async (request: FastifyRequest): Promise<boolean> => {
+    if (!(await verifier.keysExist())) return fromLoopback(request);
+    const presented = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? cookieOf(request, SESSION_COOKIE);
+    if (!presented) return false;
+    const result = await verifier.verify(presented);
+    return 'key' in result && scopeAllows(result.key.scope, 'admin');
+  };
 }
 
 /**
- * The default `authorize` until callers authenticate: a request straight from this machine's
- * loopback. Behind a proxy on the same host every request would come from loopback, so one
- * that a proxy forwarded (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) is refused.
+ * `GET /codec/session` asks for an admin key; `POST /codec/session` checks it and keeps it in
+ * an HttpOnly cookie limited to /codec, so the Web UI in the same browser can decode. The UI and
+ * the API must be the same site (scheme and registrable domain) for the browser to send it.
  */
-export function fromLoopback(request: FastifyRequest): boolean {
-  const { headers } = request;
-  if (headers.forwarded !== undefined || headers['x-forwarded-for'] !== undefined || headers['x-real-ip'] !== undefined) return false;
-  const address = request.socket.remoteAddress ?? '';
-  return address === '::1' || /^(::ffff:)?127\./.test(address);
+function registerSession(scope: FastifyInstance, verifier: ApiKeyVerifier): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  const page = (message: string) =>
+    `<!doctype html><meta charset="utf-8"><title>journeys codec</title><p>${message}</p>` +
+    '<form method="post"><label>Admin API key <input type="password" name="key" autocomplete="off"></label> <button>Open</button></form>';
+  scope.get('/session', { config: { scope: 'public' } }, async (_request, reply) =>
+    reply.type('text/html').send(page('The Temporal Web UI shows decoded payloads to holders of an admin key.')),
+  );
+  scope.post<{ Body: { key?: string } | undefined }>('/session', { config: { scope: 'public' } }, async (request, reply) => {
+    const key = request.body?.key ?? '';
+    const result = await verifier.verify(key);
+    if (!('key' in result) || !scopeAllows(result.key.scope, 'admin')) {
+      return reply.code(401).type('text/html').send(page('That is not an admin API key.'));
+    }
+    const secure = request.protocol === 'https' ? '; Secure' : '';
+    reply.header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(key)}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=43200${secure}`);
+    return reply.type('text/html').send(page(`Decoding for this browser for 12 hours, as key ${result.key.name}. Reload the Web UI.`));
+  });
+}
+
+function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
 }
 
 function fromJson({ metadata, data }: JsonPayload): Payload {

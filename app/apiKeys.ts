@@ -50,7 +50,7 @@ export type Authentication = { key: ApiKeySummary } | { refused: string };
 /** Checks bearer keys against the store, caching what it read for a few seconds. */
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, { key: ApiKey | undefined; until: number }>();
-  private active?: { value: boolean; until: number };
+  private active?: { until: number };
 
   constructor(
     private readonly store: Store,
@@ -60,8 +60,11 @@ export class ApiKeyVerifier {
   /** Whether any unrevoked key exists; without one the private API serves loopback callers only. */
   async keysExist(): Promise<boolean> {
     const now = this.clock();
-    if (!this.active || this.active.until <= now) this.active = { value: await this.store.hasActiveApiKeys(), until: now + KEY_CACHE_MS };
-    return this.active.value;
+    if (this.active && this.active.until > now) return true;
+    // Only "some exist" is cached: the first key created closes loopback-only mode at once.
+    const exist = await this.store.hasActiveApiKeys();
+    this.active = exist ? { until: now + KEY_CACHE_MS } : undefined;
+    return exist;
   }
 
   async verify(presented: string): Promise<Authentication> {

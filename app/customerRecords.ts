@@ -14,9 +14,9 @@ export const suppressionInputSchema = z.object({
 
 export interface AuditEntry {
   at: string;
-  kind: 'journey' | 'send' | 'skip' | 'failure' | 'consent' | 'suppression';
+  kind: 'journey' | 'send' | 'skip' | 'failure' | 'consent' | 'suppression' | 'dropped';
   what: string;
-  /** Where it came from: the journey and step, or the consent source. */
+  /** Where it came from: the journey and step, the consent source, or the event. */
   cause: string;
 }
 
@@ -25,8 +25,10 @@ const customerIdInput = z.object({ customerId: customerIdSchema });
 /** A customer's story from the store, in time order: what a GDPR access request returns. */
 export async function auditOf(store: Store, customerId: unknown): Promise<AuditEntry[]> {
   const { customerId: id } = parseInput(customerIdInput, { customerId }, 'customer id');
-  const [runs, sends, consent, suppressions] = await Promise.all([store.journeyRuns(id), store.sendsOf(id), store.consentLedger(id), store.suppressionsOf(id)]);
+  const [runs, sends, consent, suppressions, notes] = await Promise.all([store.journeyRuns(id), store.sendsOf(id), store.consentLedger(id), store.suppressionsOf(id), store.eventNotesOf(id)]);
   const entries: AuditEntry[] = [
+    // First: a drop happens as the event is recorded, before the journey it starts (the sort keeps ties in this order).
+    ...notes.map((n) => ({ at: n.at, kind: 'dropped' as const, what: `dropped ${n.path}: ${n.reason}`, cause: `event ${n.eventId}` })),
     ...runs.map((run) => ({ at: run.startedAt, kind: 'journey' as const, what: `entered ${run.journeyId} (topic ${run.topic})`, cause: run.workflowId })),
     ...sends.map((send) => {
       const cause = `${send.workflowId} step ${send.stepId}`;

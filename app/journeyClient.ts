@@ -3,11 +3,14 @@ import { z } from 'zod';
 import { consentChangeSchema, customerId as customerIdSchema, eventSchema, profileSchema } from '../domain/customer/schema';
 import { MARKETING_TOPIC, withdrawalReaches } from '../domain/customer/topics';
 import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { withoutForeignLinks, type DroppedValue } from '../domain/delivery/linkHosts';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
 import { parseSegments, SEGMENT_ENTERED, SEGMENT_LEFT, type SegmentDefinitionInput } from '../domain/rules/segments';
 import type { Catalogue } from '../journeys';
+import { noMetrics, type IngestOutcome, type MetricsRecorder } from '../observability/recorder';
 import { shippedSegments } from '../journeys/segments';
-import type { RecordedEvent, SendRecord, Store } from '../store/types';
+import { epochMs, eventDifferences } from '../store/eventIdentity';
+import type { RecordedEvent, RecordOptions, SendRecord, Store } from '../store/types';
 import { consentChangedSignal, stateQuery } from '../workflows/messages';
 import { JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP } from '../workflows/searchAttributes';
 import { auditOf, erase, suppress, type AuditEntry } from './customerRecords';
@@ -32,8 +35,15 @@ export interface JourneyClientOptions {
   /** Whether a customer may be mailed on a topic: no journey starts that could only end opted out. */
   policy: SendPolicy;
   now?: () => Date;
+  /** Where ingested events and started runs are counted (the process's registry); nothing is counted when absent. */
+  metrics?: MetricsRecorder;
   /** The segments kept for every customer: the shipped ones when absent. */
   segments?: SegmentDefinitionInput[];
+  /**
+   * LINK_HOSTS: the hosts (each with its subdomains) that links in event properties and
+   * profile attributes may point to; every other link is dropped before it is recorded.
+   */
+  linkHosts: readonly string[];
 }
 
 /** The answer for an event whose id was recorded before with another payload: nothing was recorded or routed. */
@@ -73,23 +83,41 @@ export class JourneyClient {
   private readonly now: () => Date;
   private readonly segments: SegmentTracker;
   private readonly router: EventRouter;
+  private readonly metrics: MetricsRecorder;
 
   constructor(private readonly options: JourneyClientOptions) {
     this.now = options.now ?? (() => new Date());
+    this.metrics = options.metrics ?? noMetrics;
     this.segments = new SegmentTracker(options.store, parseSegments(options.segments ?? shippedSegments));
-    this.router = new EventRouter({ ...options, waitScale: options.waitScale ?? 1, inFlight: new Semaphore(options.maxStartsInFlight ?? 50), now: this.now });
+    this.router = new EventRouter({ ...options, waitScale: options.waitScale ?? 1, inFlight: new Semaphore(options.maxStartsInFlight ?? 50), now: this.now, metrics: this.metrics });
   }
 
+  /** Records the event, then starts and signals the journeys it concerns; counted by type and outcome. */
   async ingest(input: unknown): Promise<IngestResult> {
-    const parsed = parseInput(eventSchema, input, 'event');
+    try {
+      const result = await this.ingestOnce(input);
+      this.metrics.eventIngested(eventTypeOf(input), ingestOutcomeOf(result));
+      return result;
+    } catch (err) {
+      const outcome = err instanceof ValidationError ? 'invalid' : err instanceof EventIdConflictError ? 'conflict' : undefined;
+      if (outcome) this.metrics.eventIngested(eventTypeOf(input), outcome);
+      throw err;
+    }
+  }
+
+  private async ingestOnce(input: unknown): Promise<IngestResult> {
+    const sent = parseInput(eventSchema, input, 'event');
+    const { event: parsed, dropped } = this.withoutForeignLinks(sent);
     const now = this.now();
     const event: CustomerEvent = { ...parsed, occurredAt: parsed.occurredAt ?? now.toISOString() };
     const problems = this.router.entriesOf(event).flatMap((entry) => entry.problem ?? []);
     if (problems.length > 0) throw new ValidationError('event', problems);
 
-    const recorded = await this.options.store.recordEvent(event, { occurredAtGiven: parsed.occurredAt !== undefined });
+    const options: RecordOptions = { occurredAtGiven: parsed.occurredAt !== undefined };
+    const recorded = await this.sameAsSent(await this.options.store.recordEvent(event, options), { ...event, properties: sent.properties }, dropped, options);
     if (recorded.differsIn) throw new EventIdConflictError(event.id, recorded.differsIn);
-    const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [] };
+    await this.noteDropped(event, dropped, now);
+    const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [], ...(dropped.length > 0 && { dropped }) };
     if (recorded.routed) return result;
     try {
       await this.route(event, now, result);
@@ -108,13 +136,38 @@ export class JourneyClient {
    * journey, and brings the customers' segments to now without segment events.
    */
   async ingestBatch(input: unknown, mode: BatchMode = 'live'): Promise<BatchResult> {
+    // Live events are counted one by one, as `ingest` counts them; history here.
+    const sent = (input as { events?: unknown } | null)?.events;
+    const typeAt = (index: number) => (Array.isArray(sent) ? eventTypeOf(sent[index]) : 'invalid');
+    try {
+      const batch = await this.ingestBatchOnce(input, mode);
+      if (mode === 'history') batch.results.forEach((result, index) => this.metrics.eventIngested(typeAt(index), 'error' in result ? 'conflict' : result.duplicate ? 'duplicate' : 'history'));
+      return batch;
+    } catch (err) {
+      // A batch is refused whole: each of its events is.
+      if (err instanceof ValidationError && err.what === 'batch' && Array.isArray(sent)) sent.forEach((_, index) => this.metrics.eventIngested(typeAt(index), 'invalid'));
+      throw err;
+    }
+  }
+
+  private async ingestBatchOnce(input: unknown, mode: BatchMode): Promise<BatchResult> {
     if (mode === 'history') {
-      const { events } = parseInput(z.object({ events: z.array(historyEventSchema).min(1) }), input, 'batch');
-      const recorded = await recordHistory(this.options.store, this.segments, events, this.now().toISOString());
-      return { mode, results: events.map((event, index) => historyResult(event.id, recorded[index])) };
+      const { events: sent } = parseInput(z.object({ events: z.array(historyEventSchema).min(1) }), input, 'batch');
+      const screened = sent.map((event) => this.withoutForeignLinks(event));
+      const events = screened.map(({ event }) => event);
+      const now = this.now();
+      const recorded = await recordHistory(this.options.store, this.segments, events, now.toISOString());
+      const results: BatchResult['results'] = [];
+      for (const [index, event] of events.entries()) {
+        const { dropped } = screened[index];
+        const answer = await this.sameAsSent(recorded[index], sent[index], dropped, {});
+        if (!answer.differsIn) await this.noteDropped(event, dropped, now);
+        results.push(historyResult(event.id, answer, dropped));
+      }
+      return { mode, results };
     }
     const { events } = parseInput(z.object({ events: z.array(eventSchema).min(1) }), input, 'batch');
-    const problems = events.flatMap((event, index) =>
+    const problems = events.map((sent) => this.withoutForeignLinks(sent).event).flatMap((event, index) =>
       this.router.entriesOf({ ...event, occurredAt: event.occurredAt ?? this.now().toISOString() }).flatMap(({ problem }) =>
         problem ? [{ path: `events.${index}.${problem.path}`, message: problem.message }] : [],
       ),
@@ -149,11 +202,43 @@ export class JourneyClient {
     return { routed };
   }
 
-  async upsertProfile(input: unknown): Promise<Profile> {
-    const profile = parseInput(profileSchema, input, 'profile');
+  /**
+   * Merges the attributes into the stored profile. Links to hosts outside LINK_HOSTS are not
+   * stored (an attribute sent with one keeps its stored value) and come back in `dropped`.
+   */
+  async upsertProfile(input: unknown): Promise<Profile & { dropped?: DroppedValue[] }> {
+    const sent = parseInput(profileSchema, input, 'profile');
+    const { kept, dropped } = withoutForeignLinks(sent.attributes, this.options.linkHosts, 'attributes');
+    const profile: Profile = { ...sent, attributes: kept };
     await this.options.store.upsertProfiles([profile]);
     await this.trackSegments(profile.customerId);
-    return profile;
+    return dropped.length > 0 ? { ...profile, dropped } : profile;
+  }
+
+  /** The event without the links LINK_HOSTS does not allow, anywhere in its properties, and what was dropped. */
+  private withoutForeignLinks<E extends { properties: Record<string, unknown> }>(event: E): { event: E; dropped: DroppedValue[] } {
+    const { kept, dropped } = withoutForeignLinks(event.properties, this.options.linkHosts, 'properties');
+    return { event: { ...event, properties: kept }, dropped };
+  }
+
+  /**
+   * A copy whose id was recorded with other properties is still the same event when the first
+   * copy holds exactly what was sent: it was recorded before the link rule, or under a
+   * LINK_HOSTS that allowed what is dropped now. Read-only: nothing is recorded here.
+   */
+  private async sameAsSent(recorded: RecordedEvent, sent: CustomerEvent, dropped: DroppedValue[], options: RecordOptions): Promise<RecordedEvent> {
+    if (dropped.length === 0 || recorded.differsIn?.join() !== 'properties') return recorded;
+    const first = await this.options.store.eventById(sent.id);
+    if (!first) return recorded;
+    const differences = eventDifferences({ ...first, occurredAtMs: epochMs(first.occurredAt, 'occurredAt') }, sent, options.occurredAtGiven ?? true);
+    return differences.length === 0 ? { firstSeen: recorded.firstSeen, routed: recorded.routed } : recorded;
+  }
+
+  /** Keeps why each dropped value was dropped, for the customer's audit (a retry adds nothing). */
+  private async noteDropped(event: { id: string; customerId: string }, dropped: DroppedValue[], now: Date): Promise<void> {
+    if (dropped.length === 0) return;
+    const at = now.toISOString();
+    await this.options.store.recordEventNotes(dropped.map(({ path, reason }) => ({ eventId: event.id, customerId: event.customerId, path, reason, at })));
   }
 
   /** The segments the customer is in now, with the time they entered each. */
@@ -243,8 +328,11 @@ export class JourneyClient {
   }
 
   /** Adds an address to the suppression list; a complaint also withdraws marketing consent. */
-  suppress(input: unknown) {
-    return suppress(this.options.store, input, (customerId, source) => this.changeConsent({ customerId, topic: MARKETING_TOPIC, status: 'withdrawn', source }), this.now());
+  async suppress(input: unknown) {
+    const result = await suppress(this.options.store, input, (customerId, source) => this.changeConsent({ customerId, topic: MARKETING_TOPIC, status: 'withdrawn', source }), this.now());
+    // Validated by now: one of the suppression reasons.
+    this.metrics.suppressionAdded(String((input as { reason: unknown }).reason));
+    return result;
   }
 
   /** Sends in one state (default: in doubt), oldest change first, for operators. */
@@ -272,11 +360,26 @@ export class JourneyClient {
   }
 }
 
-function historyResult(eventId: string, recorded: RecordedEvent): IngestResult | EventIdConflict {
+function historyResult(eventId: string, recorded: RecordedEvent, dropped: DroppedValue[]): IngestResult | EventIdConflict {
   if (recorded.differsIn) return conflictOf(new EventIdConflictError(eventId, recorded.differsIn));
-  return { eventId, duplicate: !recorded.firstSeen, started: [], signalled: [] };
+  return { eventId, duplicate: !recorded.firstSeen, started: [], signalled: [], ...(dropped.length > 0 && { dropped }) };
 }
 
 function conflictOf(err: EventIdConflictError): EventIdConflict {
   return { eventId: err.eventId, error: 'event_id_conflict', message: err.message };
+}
+
+/** The event's type as a metric label: `invalid` unless it is a valid type name, so no free text becomes a label. */
+function eventTypeOf(input: unknown): string {
+  const type = (input as { type?: unknown } | null)?.type;
+  return eventSchema.shape.type.safeParse(type).success ? (type as string) : 'invalid';
+}
+
+function ingestOutcomeOf(result: IngestResult): IngestOutcome {
+  if (result.duplicate) return 'duplicate';
+  if (result.routingPending) return 'routing_pending';
+  if (result.started.length > 0) return 'started';
+  if (result.signalled.length > 0) return 'signalled';
+  if (result.ignored?.length) return 'ignored';
+  return 'recorded';
 }

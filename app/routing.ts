@@ -2,6 +2,7 @@
 // event), and the running ones its goals and `waitFor` steps listen for.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
+import type { DroppedValue } from '../domain/delivery/linkHosts';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
 import type { CustomerEvent } from '../domain/customer/types';
 import { eventMatches } from '../domain/journey/flow';
@@ -9,6 +10,7 @@ import type { JourneyDefinition } from '../domain/journey/types';
 import { readPath } from '../domain/rules/path';
 import { parseDuration } from '../domain/time/duration';
 import type { Catalogue, CatalogueJourney } from '../journeys';
+import type { MetricsRecorder } from '../observability/recorder';
 import type { Store } from '../store/types';
 import { eventSignal, journeySummary, slimEvent, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
@@ -37,6 +39,11 @@ export interface IngestResult {
    * routes it within minutes, so the sender need not send it again.
    */
   routingPending?: true;
+  /**
+   * Values not recorded, with their path and why: links to hosts outside LINK_HOSTS or with
+   * another scheme than http(s) (see domain/delivery/linkHosts.ts); absent when there are none.
+   */
+  dropped?: DroppedValue[];
 }
 
 /** A journey an event's trigger matched, with the entry key it names, or why it names none. */
@@ -56,6 +63,8 @@ export interface RouterOptions {
   /** Bounds the starts, signals and describes in flight, so a burst of events queues here rather than at Temporal. */
   inFlight: Semaphore;
   now: () => Date;
+  /** Counts the runs started, by journey. */
+  metrics: MetricsRecorder;
 }
 
 const ENTRY_KEY_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -151,6 +160,7 @@ export class EventRouter {
         }),
       );
       result.started.push(workflowId);
+      this.options.metrics.runStarted(definition.id);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // Running: the journey takes the event (and keeps the newer of two). Closed under `once`: nothing to do.

@@ -135,7 +135,8 @@ export async function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
 /** (c) the same load as POST /v1/events to the HTTP API, served from this process as a deployed API runs beside its client. */
 export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
   const journeys = await journeyClient(ctx, taskQueueOf('c'));
-  const api = buildHttpApi({ journeys, bodyLimit: 256 * 1024 });
+  // No rate limit, as API_RATE_LIMIT=off: the bench measures what the path can do.
+  const api = buildHttpApi({ journeys, store: ctx.store, bodyLimit: 256 * 1024 });
   const url = `${await api.listen({ host: '127.0.0.1', port: 0 })}/v1/events`;
   try {
     return await timedPhase(ctx, {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
+import { z } from 'zod';
 import { suppressionInputSchema } from '../app/customerRecords';
 import { parseInput, ValidationError } from '../app/errors';
 import type { IngestResult, JourneyClient, JourneyRunSummary } from '../app/journeyClient';
@@ -8,7 +9,7 @@ import { SegmentTracker } from '../app/segmentTracker';
 import { connectJourneys } from '../client';
 import { openConfiguredStore } from '../compose';
 import { ConfigError, configFromEnv } from '../config';
-import { consentChangeSchema, eventSchema } from '../domain/customer/schema';
+import { consentChangeSchema, customerId as customerIdSchema, eventSchema } from '../domain/customer/schema';
 import { MARKETING_TOPIC } from '../domain/customer/topics';
 import { parseSegments } from '../domain/rules/segments';
 import { shippedSegments } from '../journeys/segments';
@@ -25,17 +26,24 @@ import { table } from './commands/table';
 import { importEvents } from './imports/eventImport';
 import { importKindOf } from './imports/fileImport';
 import { importProfiles } from './imports/profileImport';
+import { noteLocalStore, REMOTE_HELP, remoteFromEnv, withOperator, type Operator, type OperatorDeps, type RemoteOperator } from './operator';
 import { UsageError } from './usageError';
 
-/** What the commands reach for. Opened lazily, so the imports and `--help` work while Temporal is down. */
-export interface CliDeps {
+/**
+ * What the commands reach for. Opened lazily, so the imports and `--help` work while Temporal is
+ * down. With `remote` (JOURNEYS_URL), the operator commands go to that HTTP API and open neither.
+ */
+export interface CliDeps extends OperatorDeps {
+  /** A JourneyClient on this machine's settings: its store and its Temporal. */
   connect(): Promise<{ journeys: JourneyClient; close(): Promise<void> }>;
   openStore(): Promise<{ store: Store; close(): Promise<void> }>;
+  remote?: RemoteOperator;
   stdout: Writable;
   stderr: Writable;
 }
 
 export { UsageError };
+export type { Operator, RemoteOperator } from './operator';
 
 /** Runs one command line (without `node` and the script) and returns the exit code. */
 export async function runCli(args: string[], deps: CliDeps): Promise<number> {
@@ -49,13 +57,21 @@ export async function runCli(args: string[], deps: CliDeps): Promise<number> {
   }
 }
 
-export async function main(argv: string[] = process.argv): Promise<void> {
+export async function main(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let remote: RemoteOperator | undefined;
+  try {
+    remote = remoteFromEnv(env);
+  } catch (err) {
+    process.exitCode = reportError(err, process.stderr);
+    return;
+  }
   process.exitCode = await runCli(argv.slice(2), {
-    connect: () => connectJourneys(configFromEnv()),
+    connect: () => connectJourneys(configFromEnv(env)),
     async openStore() {
-      const store = await openConfiguredStore(configFromEnv());
+      const store = await openConfiguredStore(configFromEnv(env));
       return { store, close: () => store.close() };
     },
+    remote,
     stdout: process.stdout,
     stderr: process.stderr,
   });
@@ -63,14 +79,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
 
 export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Command {
   const out = (line = '') => deps.stdout.write(`${line}\n`);
-  const withJourneys = async <T>(use: (journeys: JourneyClient) => Promise<T>): Promise<T> => {
-    const connected = await deps.connect();
-    try {
-      return await use(connected.journeys);
-    } finally {
-      await connected.close();
-    }
-  };
+  const withJourneys = <T>(use: (journeys: Operator) => Promise<T>) => withOperator(deps, use);
+  // Validated before connecting, so a bad id is reported as such even when Temporal or the API is down.
+  const checkCustomerId = (customerId: string) => parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
   const withStore = async <T>(use: (store: Store) => Promise<T>): Promise<T> => {
     const { store, close } = await deps.openStore();
     try {
@@ -84,7 +95,9 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .description('Customer email journeys on Temporal: send events, record consent, see where a customer is, import profiles.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.stdout.write(s), writeErr: (s) => deps.stderr.write(s) })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', REMOTE_HELP);
+  if (deps.remote) program.hook('preAction', (_program, action) => noteLocalStore(action, deps.remote!.url, deps.stderr));
 
   program
     .command('event <type> <customerId>')
@@ -121,6 +134,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .command('status <customerId>')
     .description("list a customer's journey runs with their status, current step and next wake-up")
     .action(async (customerId: string) => {
+      checkCustomerId(customerId);
       const list = await withJourneys((journeys) => journeys.runsOf(customerId));
       out(list.length ? runTable(list) : `no journey runs for customer ${customerId}`);
     });
@@ -133,13 +147,14 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .action(async (email: string, opts: { reason: string; source: string }) => {
       const input = parseInput(suppressionInputSchema, { email, reason: opts.reason, source: opts.source }, 'suppression');
       const { customers } = await withJourneys((journeys) => journeys.suppress(input));
-      out(`suppressed (${opts.reason})${customers.length ? `; customers with this address: ${customers.join(', ')}` : ''}`);
+      out(`suppressed (${opts.reason})${customers?.length ? `; customers with this address: ${customers.join(', ')}` : ''}`);
     });
 
   program
     .command('audit <customerId>')
     .description("the customer's story in time order: journeys, sends, skips with their reasons, consent and suppression")
     .action(async (customerId: string) => {
+      checkCustomerId(customerId);
       const entries = await withJourneys((journeys) => journeys.audit(customerId));
       if (entries.length === 0) out(`nothing recorded for customer ${customerId}`);
       for (const e of entries) out(`${e.at}  ${e.kind.padEnd(11)}  ${e.what}  ← ${e.cause}`);
@@ -151,6 +166,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
     .option('--yes', 'confirm the erasure; it cannot be undone')
     .action(async (customerId: string, opts: { yes?: boolean }) => {
       if (!opts.yes) throw new UsageError(`erase removes ${customerId} for good: run it again with --yes to confirm`);
+      checkCustomerId(customerId);
       const result = await withJourneys((journeys) => journeys.erase(customerId));
       out(`${result.customerId} erased${result.terminated.length ? `; terminated ${result.terminated.join(', ')}` : ''}; their address stays suppressed (as a hash)`);
     });
@@ -227,6 +243,7 @@ function printIngest(result: IngestResult, out: (line: string) => void) {
   out(`  started:   ${result.started.join(', ') || 'none'}`);
   out(`  signalled: ${result.signalled.join(', ') || 'none'}`);
   for (const { journeyId, message } of result.ignored ?? []) out(`  not started: ${journeyId}: ${message}`);
+  for (const { path, reason } of result.dropped ?? []) out(`  dropped:   ${path}: ${reason}`);
   if (result.routingPending) out('  routing pending: Temporal could not be reached; the event-routing sweep routes the event within minutes');
 }
 

@@ -10,6 +10,7 @@ export type { AuditEntry } from '../app/customerRecords';
 export type { CustomerSegment } from '../app/segmentTracker';
 export type { SendResolution } from '../app/sends';
 export { EventIdConflictError, ValidationError, type Problem } from '../app/errors';
+export { JourneysApiError, JourneysHttpClient, type JourneysHttpClientOptions, type ProfileInput, type SendResolutionInput, type SendsQuery, type SuppressionInput } from './httpClient';
 export type { ConsentChange, CustomerEventInput, Profile } from '../domain/customer/types';
 
 export interface ConnectedJourneys {

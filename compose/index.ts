@@ -17,6 +17,8 @@ import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
 import { createSendPolicy, type SendPolicy } from '../domain/delivery/sendPolicy';
 import { createUnsubscribeSigner, unsubscribeLinks, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/delivery/unsubscribeTokens';
 import { loadCatalogue, type Catalogue } from '../journeys';
+import { createMetrics, type Metrics } from '../observability/metrics';
+import { instrumentStore } from '../observability/store';
 import { openStore } from '../store/open';
 import type { Store } from '../store/types';
 import { createActivityDeps } from '../worker/deps';
@@ -38,15 +40,20 @@ export interface Overrides {
   /** A prebuilt workflow bundle, where start-up time matters. */
   workflowBundle?: WorkflowBundleOption;
   unsubscribeKeys?: UnsubscribeKey[];
+  /** The registry to count on; otherwise the composition makes its own. */
+  metrics?: Metrics;
 }
 
 export interface Composition {
   config: Config;
   overrides: Overrides;
+  /** The configured (or given) store, every call timed on `metrics`. */
   store: Store;
   catalogue: Catalogue;
   policy: SendPolicy;
   temporal: Client;
+  /** The process's metrics: what the client, the activities and the store count, and the registry /metrics serves. */
+  metrics: Metrics;
   /** The encryption codec of every payload when PAYLOAD_KEYS is set: the worker's, and the Web UI's codec endpoint's. */
   payloadCodec?: PayloadCodec;
   /** What the configured client and the worker encode payloads with; undefined: Temporal's default. */
@@ -78,8 +85,10 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     for (const step of closers.splice(0).reverse()) await step();
   };
   const catalogue = overrides.catalogue ?? loadCatalogue();
-  const store = overrides.store ?? (await openConfiguredStore(config));
-  if (!overrides.store) closers.push(() => store.close());
+  const metrics = overrides.metrics ?? createMetrics();
+  const opened = overrides.store ?? (await openConfiguredStore(config));
+  if (!overrides.store) closers.push(() => opened.close());
+  const store = instrumentStore(opened, metrics);
   // The one place the data converter is built from the settings; a client given in overrides keeps its own.
   const payloadCodec = payloadCodecOf(config.payloadKeys);
   const dataConverter: DataConverter | undefined = payloadCodec && { payloadCodecs: [payloadCodec] };
@@ -94,7 +103,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     taskQueue: config.temporal.taskQueue,
     waitScale: config.waitScale,
     maxStartsInFlight: config.maxStartsInFlight,
+    linkHosts: config.linkHosts,
     now: overrides.clock,
+    metrics,
   });
 
   let signer: UnsubscribeSigner | undefined;
@@ -111,6 +122,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       unsubscribe: unsubscribeLinks(unsubscribeSigner(), config.unsubscribe),
       sweepSegments: (now) => journeys.sweepSegments(now),
       routePendingEvents: (now) => journeys.routePendingEvents(now),
+      metrics,
     }));
 
   return {
@@ -120,6 +132,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     catalogue,
     policy,
     temporal,
+    metrics,
     payloadCodec,
     dataConverter,
     journeys,

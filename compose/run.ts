@@ -2,7 +2,8 @@
 // and `npm run worker`. Each role registers what it needs on Temporal (search attributes, the
 // Schedules) if missing, so any of them may be the first to start on a fresh cluster.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { configFromEnv } from '../config';
+import { ConfigError, configFromEnv, type Config } from '../config';
+import { urlHost } from '../config/hosts';
 import { compose } from './index';
 import { startHttpApi, startWorkerRole } from './roles';
 
@@ -18,8 +19,9 @@ export async function runRoles(roles: Role[], log: (line: string) => void): Prom
   process.on('SIGTERM', onSignal);
 
   const config = configFromEnv();
-  // Signals are ours to handle, so the process stops in order, not only the worker.
-  if (roles.includes('worker')) Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  // Signals are ours to handle, so the process stops in order, not only the worker. The SDK's
+  // own metrics (TEMPORAL_METRICS_ADDRESS) are the runtime's: set here, before any connection.
+  if (roles.includes('worker')) installRuntime(config);
   const app = await compose(config);
   try {
     await app.ensureSearchAttributes();
@@ -30,11 +32,23 @@ export async function runRoles(roles: Role[], log: (line: string) => void): Prom
       log(`worker polling ${config.temporal.taskQueue} on ${config.temporal.address ?? 'the embedded dev server'} (ready in ${Date.now() - started} ms)`);
     }
     if (roles.includes('api')) {
-      await startHttpApi(app);
-      log(`HTTP API on http://${config.http.host}:${config.http.port}`);
+      const { access } = await startHttpApi(app);
+      log(`private API on http://${urlHost(config.http.host)}:${config.http.port} (${access})`);
+      log(`public listener (/u) on http://${urlHost(config.public.host)}:${config.public.port}, reached as ${config.unsubscribe.publicUrl}`);
     }
     log(`${await stopAsked}: finishing the work in hand`);
   } finally {
     await app.close();
+  }
+}
+
+/** The worker's Temporal runtime, with the SDK's Prometheus exporter where TEMPORAL_METRICS_ADDRESS says (none when unset). */
+function installRuntime(config: Config): void {
+  const bindAddress = config.metrics.temporalAddress;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [], ...(bindAddress && { telemetryOptions: { metrics: { prometheus: { bindAddress } } } }) });
+  } catch (err) {
+    if (!bindAddress) throw err;
+    throw new ConfigError(`TEMPORAL_METRICS_ADDRESS=${bindAddress}: ${(err as Error).message}`);
   }
 }

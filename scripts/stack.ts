@@ -1,6 +1,7 @@
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { compose } from '../compose';
 import { startHttpApi, startWorkerRole } from '../compose/roles';
+import { urlHost } from '../config/hosts';
 import { temporalAddress, type Config } from '../config';
 import { demoProfiles } from './demoProfiles';
 import { isPortFree, startDevServer, stopLeftoverDevServer, type DevServer } from './devServer';
@@ -9,6 +10,8 @@ import { temporalCliPath } from './temporalServers';
 
 export interface Stack {
   apiUrl: string;
+  /** Where the public listener (/u) listens; PUBLIC_URL may name a proxy in front of it. */
+  publicUrl: string;
   temporalAddress: string;
   /** The Temporal Web UI, when the embedded dev server runs. */
   uiUrl?: string;
@@ -32,12 +35,14 @@ async function assertFree(host: string, port: number, what: string, setting: str
  */
 export async function startStack(config: Config, log: (line: string) => void, extra: { workflowBundle?: WorkflowBundleOption } = {}): Promise<Stack> {
   const host = config.http.host;
-  await assertFree(host, config.http.port, 'the HTTP API', 'PORT');
+  const devHost = config.temporal.devServerHost;
+  await assertFree(host, config.http.port, 'the private API', 'PORT');
+  await assertFree(config.public.host, config.public.port, 'the public listener', 'PUBLIC_PORT');
   if (!config.smtp.url) await assertFree('127.0.0.1', config.smtp.outboxPort, 'the SMTP outbox', 'OUTBOX_PORT');
   if (!config.temporal.address) {
     await stopLeftoverDevServer(config.temporal.dbFile, log);
-    await assertFree(host, config.temporal.port, 'the Temporal dev server', 'TEMPORAL_PORT');
-    await assertFree(host, config.temporal.uiPort, 'the Temporal Web UI', 'TEMPORAL_UI_PORT');
+    await assertFree(devHost, config.temporal.port, 'the Temporal dev server', 'TEMPORAL_PORT');
+    await assertFree(devHost, config.temporal.uiPort, 'the Temporal Web UI', 'TEMPORAL_UI_PORT');
   }
 
   const stops: (() => Promise<void>)[] = [];
@@ -48,8 +53,8 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     let devServer: DevServer | undefined;
     if (!config.temporal.address) {
       // With PAYLOAD_KEYS the histories are encrypted: the Web UI shows them through the API's codec endpoint.
-      const uiCodecEndpoint = config.payloadKeys ? `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}/codec` : undefined;
-      devServer = await startDevServer({ cliPath: await temporalCliPath(log), ip: host, port: config.temporal.port, uiPort: config.temporal.uiPort, dbFile: config.temporal.dbFile, log, uiCodecEndpoint });
+      const uiCodecEndpoint = config.payloadKeys ? `http://${urlHost(host)}:${config.http.port}/codec` : undefined;
+      devServer = await startDevServer({ cliPath: await temporalCliPath(log), ip: devHost, port: config.temporal.port, uiPort: config.temporal.uiPort, dbFile: config.temporal.dbFile, log, uiCodecEndpoint });
       stops.push(() => devServer!.stop());
     }
 
@@ -69,10 +74,12 @@ export async function startStack(config: Config, log: (line: string) => void, ex
     if (config.temporal.address) await app.ensureSearchAttributes();
     await startWorkerRole(app);
     await app.ensureSchedules(log);
-    await startHttpApi(app);
+    const { access } = await startHttpApi(app);
+    log(`private API: ${access}`);
 
     return {
-      apiUrl: `http://${host}:${config.http.port}`,
+      apiUrl: `http://${urlHost(host)}:${config.http.port}`,
+      publicUrl: `http://${urlHost(config.public.host)}:${config.public.port}`,
       temporalAddress: temporalAddress(config),
       uiUrl: devServer?.uiUrl,
       outboxDir: outbox ? config.smtp.outboxDir : undefined,

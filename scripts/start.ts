@@ -14,7 +14,8 @@ async function main() {
     [
       '',
       'journeys is running',
-      `  HTTP API          ${stack.apiUrl}   (try GET ${stack.apiUrl}/healthz)`,
+      `  private API       ${stack.apiUrl}/v1   (try GET ${stack.apiUrl}/healthz)`,
+      `  public (/u)       ${stack.publicUrl}   (emails link to ${config.unsubscribe.publicUrl}/u/…)`,
       `  Temporal          ${stack.temporalAddress}`,
       ...(stack.uiUrl ? [`  Temporal Web UI   ${stack.uiUrl}`] : []),
       stack.outboxDir ? `  SMTP outbox       smtp://127.0.0.1:${config.smtp.outboxPort} → ${stack.outboxDir}` : `  SMTP              ${config.smtp.url}`,

@@ -157,6 +157,23 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '0009_event_notes',
+    sql: `
+      -- What ingest did not keep of an event (a link outside LINK_HOSTS) and why, for the
+      -- customer's audit; never the value itself. One note per event and path: a retry adds none.
+      CREATE TABLE event_notes (
+        seq         INTEGER PRIMARY KEY,
+        event_id    TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        UNIQUE (event_id, path)
+      );
+      CREATE INDEX event_notes_by_customer ON event_notes (customer_id, seq);
+    `,
+  },
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { Profile } from '../domain/customer/types';
 import { epochMs } from './eventIdentity';
 import { postgresEvents } from './postgresEvents';
+import { postgresEventNotes } from './postgresEventNotes';
 import { postgresJourneyVersions } from './postgresJourneyVersions';
 import { postgresKeys } from './postgresKeys';
 import { migratePostgres } from './postgresMigrations';
@@ -67,6 +68,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     ...postgresEvents(pool),
+    ...postgresEventNotes(pool),
 
     async recordConsent(record) {
       await pool.query('INSERT INTO consent_ledger (customer_id, topic, status, source, at, at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [

@@ -150,6 +150,21 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '0009_event_notes',
+    sql: `
+      CREATE TABLE event_notes (
+        seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id    text COLLATE "C" NOT NULL,
+        customer_id text COLLATE "C" NOT NULL,
+        path        text NOT NULL,
+        reason      text NOT NULL,
+        at          text NOT NULL,
+        UNIQUE (event_id, path)
+      );
+      CREATE INDEX event_notes_by_customer ON event_notes (customer_id, seq);
+    `,
+  },
 ];
 
 /**

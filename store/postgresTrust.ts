@@ -4,7 +4,7 @@ import { toSuppression, type SuppressionRow } from './rows';
 import type { Store } from './types';
 
 /** Every table that holds a customer's data by customer id: what erasure deletes. */
-const ERASED = ['events', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships'];
+const ERASED = ['events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships'];
 
 /** The parts of the PostgreSQL store that protect customers: suppressions and erasure. */
 export function postgresTrust(pool: pg.Pool): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'eraseCustomer'> {

@@ -1,5 +1,5 @@
 import type { CustomerEvent } from '../domain/customer/types';
-import type { ApiKey, ApiKeyScope, ConsentRecord, JourneyRun, SendRecord, SendStatus, Suppression } from './types';
+import type { ApiKey, ApiKeyScope, ConsentRecord, EventNote, JourneyRun, SendRecord, SendStatus, Suppression } from './types';
 
 // The rows both stores read, column for column (the two schemas name their columns alike), and
 // how each becomes the record the Store interface returns.
@@ -54,6 +54,18 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
   const key: ApiKey = { id: row.id, name: row.name, scope: row.scope, secretHash: row.secret_hash, createdAt: row.created_at };
   if (row.revoked_at) key.revokedAt = row.revoked_at;
   return key;
+}
+
+export interface EventNoteRow {
+  event_id: string;
+  customer_id: string;
+  path: string;
+  reason: string;
+  at: string;
+}
+
+export function toEventNote(row: EventNoteRow): EventNote {
+  return { eventId: row.event_id, customerId: row.customer_id, path: row.path, reason: row.reason, at: row.at };
 }
 
 export const SEND_COLUMNS = 'workflow_id, step_id, customer_id, journey_id, topic, transactional, status, template, message_id, owner, reason, created_at, updated_at';

@@ -7,6 +7,7 @@ import { migrate } from './migrations';
 import { toConsent, toEvent, toJourneyRun, type ConsentRow, type EventRow, type JourneyRunRow } from './rows';
 import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
+import { sqliteEventNotes } from './sqliteEventNotes';
 import { sqliteJourneyVersions } from './sqliteJourneyVersions';
 import { sqliteKeys } from './sqliteKeys';
 import { sqliteSends } from './sqliteSends';
@@ -226,6 +227,7 @@ export function openSqliteStore(file: string): Store {
     },
 
     ...trust,
+    ...sqliteEventNotes(db),
     ...sqliteSends(db),
     ...sqliteJourneyVersions(db),
     ...sqliteKeys(db),

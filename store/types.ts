@@ -154,6 +154,17 @@ export interface UnroutedEvent {
   recordedAt: string;
 }
 
+/** A note on a recorded event for its customer's audit: a value ingest did not keep, and why (never the value). */
+export interface EventNote {
+  eventId: string;
+  customerId: string;
+  /** Where in the event, e.g. "properties.cartUrl" or "properties.items.0.url". */
+  path: string;
+  reason: string;
+  /** ISO-8601 instant it was noted. */
+  at: string;
+}
+
 /** A segment the customer is in, since when. */
 export interface SegmentMembership {
   segmentId: string;
@@ -193,6 +204,11 @@ export interface Store {
   eventsOf(customerId: string): Promise<CustomerEvent[]>;
   /** The latest events of one type across all customers, newest first (e.g. orders, for recommendations). */
   latestEventsOfType(type: string, limit: number): Promise<CustomerEvent[]>;
+
+  /** Keeps notes on recorded events, in one transaction; a note the store has for the same event and path stays as it was. */
+  recordEventNotes(notes: EventNote[]): Promise<void>;
+  /** The customer's event notes, in the order they were kept. */
+  eventNotesOf(customerId: string): Promise<EventNote[]>;
 
   /** Appends to the consent ledger; the latest row per customer and topic is the customer's consent. */
   recordConsent(record: ConsentRecord): Promise<void>;
@@ -241,7 +257,7 @@ export interface Store {
   customersWithAddress(email: string): Promise<string[]>;
 
   /**
-   * Erases a customer: profile, events, consent ledger, journey runs and send ledger. Their
+   * Erases a customer: profile, events and their notes, consent ledger, journey runs and send ledger. Their
    * suppressions stay, without the customer ID. Returns the address the profile had.
    */
   eraseCustomer(customerId: string): Promise<{ email?: string }>;

@@ -157,6 +157,13 @@ describe('journeys event / consent / status (time-skipping Temporal)', () => {
     expect(again.stdout).toBe('event cli-evt-1 was recorded before: nothing new happened\n');
   });
 
+  it('event says which links it dropped, naming the field and the reason', async () => {
+    const properties = JSON.stringify({ cartId: 'cart-d1', items: [], total: 5, currency: 'EUR', cartUrl: 'https://evil.example.net/phish' });
+    const { code, stdout } = await journeys(['event', 'cart.updated', 'cli-drop', '--id', 'cli-drop-1', '--properties', properties], withClient());
+    expect(code).toBe(0);
+    expect(stdout).toContain('\n  dropped:   properties.cartUrl: host evil.example.net is not in LINK_HOSTS\n');
+  });
+
   it('event without --id gets a fresh UUID and keeps --occurred-at', async () => {
     const { code, stdout } = await journeys(['event', 'page.viewed', 'cli-uuid', '--occurred-at', '2025-01-02T03:04:05+01:00'], withClient());
     expect(code).toBe(0);

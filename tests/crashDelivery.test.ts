@@ -9,7 +9,7 @@ import { runCli } from '../cli';
 import { Captured } from './support/captured';
 import { startDevServer, type DevServer } from '../scripts/devServer';
 import { startFaultySmtp, type FaultySmtp } from './support/faultySmtp';
-import { requiredEnv } from './support/journeyEnv';
+import { requiredEnv, TEST_UNSUBSCRIBE } from './support/journeyEnv';
 import { freePort } from './support/ports';
 
 // The worker as its own process (`npm run worker`), on the real Temporal dev server, sending
@@ -65,6 +65,8 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
       TEMPORAL_ADDRESS: devServer.address,
       TEMPORAL_TASK_QUEUE: 'crash-test',
       SMTP_URL: smtp.url,
+      // Real email needs an https PUBLIC_URL for its unsubscribe links.
+      PUBLIC_URL: TEST_UNSUBSCRIBE.publicUrl,
       JOURNEY_WAIT_SCALE: '3600',
       QUIET_HOURS: 'off',
     };

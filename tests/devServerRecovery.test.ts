@@ -42,6 +42,7 @@ async function settings() {
   return {
     DATA_DIR: dataDir,
     PORT: String(await freePort()),
+    PUBLIC_PORT: String(await freePort()),
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     OUTBOX_PORT: String(await freePort()),
@@ -112,7 +113,7 @@ describe('npm start after journeys was killed with SIGKILL', () => {
     expect(await posted.json()).toMatchObject({ started: ['cartAbandonment:c-ada:r1'] });
 
     // A second start on the same data while the first still runs must not take its dev server.
-    const twice = startProduct({ ...env, PORT: String(await freePort()), OUTBOX_PORT: String(await freePort()) });
+    const twice = startProduct({ ...env, PORT: String(await freePort()), PUBLIC_PORT: String(await freePort()), OUTBOX_PORT: String(await freePort()) });
     expect(await twice.exited).toBe(1);
     expect(twice.output()).toContain(`the Temporal dev server cannot listen on 127.0.0.1:${env.TEMPORAL_PORT}: the port is taken`);
     expect(processesOn(env.DATA_DIR)).toEqual([devServerPid]);

@@ -35,7 +35,7 @@ describe('POST /v1/events:batch (time-skipping Temporal)', () => {
   let api: FastifyInstance;
   beforeAll(async () => {
     t = await startJourneyEnv();
-    api = buildHttpApi({ journeys: t.client, bodyLimit: 256 * 1024, logger: false });
+    api = buildHttpApi({ journeys: t.client, store: t.store, bodyLimit: 256 * 1024, logger: false });
   });
   afterAll(async () => {
     await api?.close();

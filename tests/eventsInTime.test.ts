@@ -18,7 +18,7 @@ let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
   t = await startJourneyEnv({ now: () => new Date() });
-  api = buildHttpApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false });
+  api = buildHttpApi({ journeys: t.client, store: t.store, bodyLimit: 64 * 1024, logger: false });
 });
 afterAll(async () => {
   await api?.close();
@@ -257,7 +257,7 @@ describe('an accepted event is never lost', () => {
     const connection = await Connection.connect({ address: t.env.address });
     await connection.close();
     const unreachable = (await t.compose({ temporal: { client: new Client({ connection }) } })).journeys;
-    const outageApi = buildHttpApi({ journeys: unreachable, bodyLimit: 64 * 1024, logger: false });
+    const outageApi = buildHttpApi({ journeys: unreachable, store: t.store, bodyLimit: 64 * 1024, logger: false });
     const cart = cartUpdated('outage-oz', 'cart-oz');
     const order = orderCompleted('outage-oz', { orderId: 'o-oz' });
     for (const event of [cart, order]) {

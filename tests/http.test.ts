@@ -12,7 +12,7 @@ let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
   t = await startJourneyEnv();
-  api = buildHttpApi({ journeys: t.client, bodyLimit: BODY_LIMIT, logger: false });
+  api = buildHttpApi({ journeys: t.client, store: t.store, bodyLimit: BODY_LIMIT, logger: false });
 });
 afterAll(async () => {
   await api?.close();
@@ -179,7 +179,7 @@ describe('HTTP API, when something breaks inside', () => {
         throw new Error('SQLITE_CORRUPT: /var/lib/journeys/journeys.db is malformed');
       },
     } as unknown as JourneyClient;
-    const app = buildHttpApi({ journeys: broken, bodyLimit: BODY_LIMIT, logger });
+    const app = buildHttpApi({ journeys: broken, store: t.store, bodyLimit: BODY_LIMIT, logger });
     const res = await app.inject({ method: 'POST', url: '/v1/events', payload: cartEvent('ok', 'evt-500') });
     await app.close();
     expect(res.statusCode).toBe(500);
@@ -190,11 +190,12 @@ describe('HTTP API, when something breaks inside', () => {
 });
 
 describe('HTTP API, suppressions', () => {
-  it('suppresses a bounced address (any case): 200 naming its customers, and the next send to it is skipped', async () => {
+  it('suppresses a bounced address (any case): 200 naming no customer, and the next send to it is skipped', async () => {
     await post('/v1/profiles', { customerId: 'http-bounce', email: 'bounce@example.com', attributes: {} });
     const res = await post('/v1/suppressions', { email: 'Bounce@Example.COM', reason: 'bounce', source: 'esp webhook' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ suppressed: true, customers: ['http-bounce'] });
+    // The answer must not map an address to customers; the store knows whom it concerned.
+    expect(res.json()).toEqual({ suppressed: true });
     expect(await t.store.suppressionFor(addressHash('bounce@example.com'))).toMatchObject({ reason: 'bounce', source: 'esp webhook', customerId: 'http-bounce' });
     // A bounce is about the address, not consent: the journey still starts, but its email is not sent.
     expect(await t.store.consentLedger('http-bounce')).toEqual([]);
@@ -210,14 +211,14 @@ describe('HTTP API, suppressions', () => {
     expect(await t.mailbox.emailsTo('bounce@example.com')).toEqual([]);
   });
 
-  it('a complaint also withdraws marketing consent of the customer with that address, and their running journey ends opted out', async () => {
+  it('a complaint also withdraws marketing consent of the customer with that address, and their running journey run ends with consent_withdrawn', async () => {
     await post('/v1/profiles', { customerId: 'http-complaint', email: 'complaint@example.com', attributes: {} });
     await post('/v1/events', cartEvent('http-complaint', 'http-evt-complaint'));
     expect((await t.env.client.workflow.getHandle('cartAbandonment:http-complaint:cart-1').describe()).status.name).toBe('RUNNING');
 
     const res = await post('/v1/suppressions', { email: 'complaint@example.com', reason: 'complaint', source: 'feedback loop' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ suppressed: true, customers: ['http-complaint'] });
+    expect(res.json()).toEqual({ suppressed: true });
     expect(await t.store.suppressionFor(addressHash('complaint@example.com'))).toMatchObject({ reason: 'complaint', customerId: 'http-complaint' });
     expect((await t.store.consentLedger('http-complaint')).map((r) => [r.topic, r.status, r.source])).toEqual([['marketing', 'withdrawn', 'complaint: feedback loop']]);
     const result = await t.env.client.workflow.getHandle<typeof journey>('cartAbandonment:http-complaint:cart-1').result();

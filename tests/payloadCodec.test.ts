@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromLoopback, registerCodecRoutes } from '../api/codec';
+import { fromLoopback } from '../api/auth';
+import { registerCodecRoutes } from '../api/codec';
 import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA, type PayloadKey } from '../codec/payloadCodec';
 import { ConfigError, PROJECT_ROOT, readConfig } from '../config';
 

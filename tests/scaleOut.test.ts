@@ -83,11 +83,12 @@ describe('two APIs and two workers on one PostgreSQL store, one worker killed mi
       FREQUENCY_CAPS: 'marketing:1/24h',
     };
     const apiPorts = [await freePort(), await freePort()];
+    const publicPorts = [await freePort(), await freePort()];
     // All four at once on an empty database: the migrations run once, under their lock.
     const started = await Promise.all([
       roles.start('worker', env),
       roles.start('worker', env),
-      ...apiPorts.map((p) => roles.start('api', { ...env, HOST: '127.0.0.1', PORT: String(p) })),
+      ...apiPorts.map((p, i) => roles.start('api', { ...env, HOST: '127.0.0.1', PORT: String(p), PUBLIC_PORT: String(publicPorts[i]) })),
     ]);
     workers = started.slice(0, 2);
     apis = apiPorts.map((p) => `http://127.0.0.1:${p}`);

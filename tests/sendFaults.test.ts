@@ -162,7 +162,7 @@ describe('an SMTP server that takes the message and drops the connection before 
     await t.client.ingest(cart('dropped2', 'd2'));
     await t.env.sleep('61m');
     await vi.waitFor(async () => expect((await t.store.sendRecord('cartAbandonment:dropped2:d2', 'reminder1'))?.status).toBe('in_doubt'));
-    const api = buildHttpApi({ journeys: t.client, bodyLimit: 65_536, logger: false });
+    const api = buildHttpApi({ journeys: t.client, store: t.store, bodyLimit: 65_536, logger: false });
     const listed = await api.inject({ method: 'GET', url: '/v1/sends?status=in_doubt' });
     expect(listed.json().sends.map((s: SendRecord) => [s.workflowId, s.stepId, s.customerId])).toContainEqual(['cartAbandonment:dropped2:d2', 'reminder1', 'dropped2']);
     const resolved = await api.inject({ method: 'POST', url: '/v1/sends/resolve', payload: { workflowId: 'cartAbandonment:dropped2:d2', stepId: 'reminder1', resolution: 'delivered' } });

@@ -5,23 +5,18 @@ import { FIXTURE_TEMPLATES } from './fixtures/journeys';
 import { productTips } from './fixtures/journeys/productTips';
 import type journey from '../workflows';
 import { startJourneyEnv, workerLogs, type JourneyEnv } from './support/journeyEnv';
+import { scriptedReplies } from './support/mail';
 
 // What the SMTP server answers at RCPT TO, by recipient, for the next attempts.
-const replies = new Map<string, { code: number; text: string; times: number }>();
+const scripted = scriptedReplies();
+const { replies } = scripted;
 const refuse = (address: string, code: number, text: string, times = Infinity) => replies.set(address, { code, text, times });
 
 let t: JourneyEnv;
 beforeAll(async () => {
   t = await startJourneyEnv({
     catalogue: loadCatalogue([...shippedJourneys, productTips], [TEMPLATES_DIR, FIXTURE_TEMPLATES]),
-    mailbox: {
-      onRecipient(address) {
-        const reply = replies.get(address);
-        if (!reply || reply.times <= 0) return undefined;
-        reply.times--;
-        return Object.assign(new Error(reply.text), { responseCode: reply.code });
-      },
-    },
+    mailbox: { onRecipient: scripted.onRecipient },
   });
 });
 afterAll(async () => {

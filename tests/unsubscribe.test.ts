@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpApi } from '../api/http';
+import { buildPublicApi } from '../api/public';
 import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
 import { ConfigError, readConfig } from '../config';
 import { createUnsubscribeSigner, unsubscribeHeaders, unsubscribeLinks, unsubscribeUrl } from '../domain/delivery/unsubscribeTokens';
@@ -26,7 +26,7 @@ let t: JourneyEnv;
 let api: FastifyInstance;
 beforeAll(async () => {
   t = await startJourneyEnv();
-  api = buildHttpApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false, unsubscribe: { signer, store: t.store, policy: t.app.policy, topics: ['marketing', 'product'] } });
+  api = buildPublicApi({ journeys: t.client, bodyLimit: 64 * 1024, logger: false, unsubscribe: { signer, store: t.store, policy: t.app.policy, topics: ['marketing', 'product'] } });
 });
 afterAll(async () => {
   await api?.close();
@@ -253,10 +253,13 @@ describe('refused links change nothing', () => {
     expect(await runStatus(workflowId)).toBe('RUNNING');
   });
 
-  it('leaves the JSON-only rule of /v1 alone', async () => {
-    const res = await api.inject({ method: 'POST', url: '/v1/consent', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'customerId=ref-victim' });
-    expect(res.statusCode).toBe(415);
-    expect(res.json()).toMatchObject({ error: 'unsupported_media_type' });
+  it('serves no /v1 route on the public listener, whatever the body', async () => {
+    for (const [method, url] of [['POST', '/v1/consent'], ['POST', '/v1/events'], ['DELETE', '/v1/customers/ref-victim'], ['GET', '/v1/customers/ref-victim/audit']] as const) {
+      const body = method === 'POST' ? { headers: { 'content-type': 'application/json' }, payload: '{"customerId":"ref-victim"}' } : {};
+      const res = await api.inject({ method, url, ...body });
+      expect([url, res.statusCode]).toEqual([url, 404]);
+    }
+    expect(await t.store.consentLedger('ref-victim')).toEqual([]);
   });
 });
 
@@ -308,9 +311,9 @@ describe('unsubscribe tokens', () => {
 describe('unsubscribe settings', () => {
   const root = '/srv/journeys';
 
-  it('default to a local public URL, the shop mailto, no keys and no DKIM', () => {
-    const config = readConfig({ HOST: '127.0.0.1', PORT: '3100' }, root);
-    expect(config.unsubscribe).toEqual({ publicUrl: 'http://127.0.0.1:3100', mailto: 'unsubscribe@shop.example.com', keys: [] });
+  it('default to the public listener\'s local URL, the shop mailto, no keys and no DKIM', () => {
+    const config = readConfig({ PUBLIC_HOST: '127.0.0.1', PUBLIC_PORT: '3101', HOST: '127.0.0.1', PORT: '3100' }, root);
+    expect(config.unsubscribe).toEqual({ publicUrl: 'http://127.0.0.1:3101', mailto: 'unsubscribe@shop.example.com', keys: [] });
     expect(config.dkim).toBeUndefined();
   });
 

@@ -4,6 +4,7 @@ import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../config';
+import { metricsSinks } from '../observability/sinks';
 
 // The interpreter's entry: TypeScript when run from the sources, JavaScript from a build (dist/).
 export const WORKFLOWS_PATH = ['index.js', 'index.ts'].map((file) => join(__dirname, '..', 'workflows', file)).find((path) => existsSync(path)) ?? '';
@@ -43,6 +44,7 @@ export function createJourneyWorker(options: JourneyWorkerOptions): Promise<Work
     ...workflows,
     maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     activities: createActivities(options.deps),
+    sinks: metricsSinks(options.deps.metrics),
     ...(options.dataConverter && { dataConverter: options.dataConverter }),
   });
 }

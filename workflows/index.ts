@@ -5,10 +5,11 @@
 //
 // Journeys wait for weeks, so every change here meets running histories: a change in the
 // commands a step issues goes behind `patched()` (README, "Changing the interpreter").
-import { condition, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, makeContinueAsNewFunc, patched, proxySinks, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CustomerEvent } from '../domain/customer/types';
 import { withdrawalReaches } from '../domain/customer/topics';
 import type { JourneyStatus, Step } from '../domain/journey/types';
+import type { JourneyMetricsSinks } from '../observability/sinks';
 import { eventMatches } from '../domain/journey/flow';
 import { readPath } from '../domain/rules/path';
 import { consentChangedSignal, eventSignal, journeySummary, stateQuery, type JourneyInput, type JourneyState, type PendingWait } from './messages';
@@ -177,6 +178,8 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   state.status = endedBy?.status ?? 'completed';
   state.endedBy = endedBy?.cause;
   upsertSearchAttributes([{ key: JOURNEY_STATUS, value: state.status }]);
+  // Counted by the worker (journeys_runs_ended_total); a sink issues no command and is not called on replay.
+  proxySinks<JourneyMetricsSinks>().metrics.runEnded(definition.id, state.status);
   tell(state.status === 'completed' ? 'Journey completed' : undefined);
   return state;
 }

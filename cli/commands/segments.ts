@@ -4,9 +4,10 @@ import { customerId as customerIdSchema } from '../../domain/customer/schema';
 import { parseInput } from '../../app/errors';
 import type { CliDeps } from '..';
 import type { CustomerSegment } from '../../app/segmentTracker';
+import { withOperator } from '../operator';
 import { table } from './table';
 
-/** `journeys segments <customerId>`: the customer's segments with the time they entered each. */
+/** `journeys segments <customerId>`: the customer's segments with the time they entered each, locally or through JOURNEYS_URL. */
 export function registerSegmentsCommand(program: Command, deps: CliDeps): void {
   program
     .command('segments <customerId>')
@@ -14,13 +15,8 @@ export function registerSegmentsCommand(program: Command, deps: CliDeps): void {
     .action(async (customerId: string) => {
       // Validated before connecting, so a bad id is reported as such even when Temporal is down.
       parseInput(z.object({ customerId: customerIdSchema }), { customerId }, 'customer id');
-      const { journeys, close } = await deps.connect();
-      try {
-        const segments = await journeys.segmentsOf(customerId);
-        deps.stdout.write(`${segments.length ? segmentTable(segments) : `customer ${customerId} is in no segments`}\n`);
-      } finally {
-        await close();
-      }
+      const segments = await withOperator(deps, (operator) => operator.segmentsOf(customerId));
+      deps.stdout.write(`${segments.length ? segmentTable(segments) : `customer ${customerId} is in no segments`}\n`);
     });
 }
 

@@ -2,34 +2,31 @@ import type { Command } from 'commander';
 import type { SendRecord } from '../../store/types';
 import type { CliDeps } from '..';
 import { parseInput } from '../../app/errors';
-import { listSends, sendResolutionSchema } from '../../app/sends';
+import { sendResolutionSchema } from '../../app/sends';
+import { withOperator, withSendLedger } from '../operator';
 import { UsageError } from '../usageError';
 import { table } from './table';
 
 /**
  * `journeys sends`: the send ledger across customers, by default what is in doubt (the
  * email may or may not have reached the SMTP server), and `journeys sends resolve` to settle one.
+ * Locally the listing reads only the store; with JOURNEYS_URL both go to the HTTP API.
  */
 export function registerSends(program: Command, deps: CliDeps): void {
   const out = (line: string) => deps.stdout.write(`${line}\n`);
   const sends = program
     .command('sends')
-    .description('list sends in one state across all customers (default: in_doubt, the ones an operator must resolve); needs only the store')
+    .description('list sends in one state across all customers (default: in_doubt, the ones an operator must resolve); locally it needs only the store')
     .option('--status <status>', 'reserved, sending, sent, skipped, in_doubt or failed', 'in_doubt')
     .option('--limit <n>', 'at most this many, oldest change first', '100')
     .action(async (opts: { status: string; limit: string }) => {
-      const { store, close } = await deps.openStore();
-      try {
-        const rows = await listSends(store, opts);
-        out(rows.length ? sendTable(rows) : `no sends are ${opts.status}`);
-        if (opts.status === 'in_doubt' && rows.length > 0) {
-          out('');
-          out('Each may or may not have reached the customer. Settle one with');
-          out('  journeys sends resolve <workflowId> <stepId> --delivered   (it arrived: record it as sent)');
-          out('  journeys sends resolve <workflowId> <stepId> --resend      (send the same message once more, same Message-ID)');
-        }
-      } finally {
-        await close();
+      const rows = await withSendLedger(deps, (ledger) => ledger.sends(opts));
+      out(rows.length ? sendTable(rows) : `no sends are ${opts.status}`);
+      if (opts.status === 'in_doubt' && rows.length > 0) {
+        out('');
+        out('Each may or may not have reached the customer. Settle one with');
+        out('  journeys sends resolve <workflowId> <stepId> --delivered   (it arrived: record it as sent)');
+        out('  journeys sends resolve <workflowId> <stepId> --resend      (send the same message once more, same Message-ID)');
       }
     });
 
@@ -41,13 +38,8 @@ export function registerSends(program: Command, deps: CliDeps): void {
     .action(async (workflowId: string, stepId: string, opts: { delivered?: boolean; resend?: boolean }) => {
       if (Boolean(opts.delivered) === Boolean(opts.resend)) throw new UsageError('say how to resolve it: --delivered or --resend');
       const input = parseInput(sendResolutionSchema, { workflowId, stepId, resolution: opts.delivered ? 'delivered' : 'resend' }, 'send resolution');
-      const { journeys, close } = await deps.connect();
-      try {
-        const result = await journeys.resolveSend(input);
-        out(`${workflowId} ${stepId}: ${result.note} (now ${result.status})`);
-      } finally {
-        await close();
-      }
+      const result = await withOperator(deps, (operator) => operator.resolveSend(input));
+      out(`${workflowId} ${stepId}: ${result.note} (now ${result.status})`);
     });
 }
 

@@ -10,6 +10,7 @@ export async function devStackConfig(dataDir: string, settings: Record<string, s
   return configFromEnv({
     DATA_DIR: dataDir,
     PORT: String(await freePort()),
+    PUBLIC_PORT: String(await freePort()),
     TEMPORAL_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
     OUTBOX_PORT: String(await freePort()),

@@ -58,3 +58,24 @@ export async function startMailbox(options: OutboxOptions = {}): Promise<Mailbox
     close: () => outbox.close(),
   };
 }
+
+/** What the mailbox answers at RCPT TO for a recipient, for the next `times` attempts. */
+export interface ScriptedReply {
+  code: number;
+  text: string;
+  times: number;
+}
+
+/** A mailbox's `onRecipient` that answers from `replies`, which a test fills as it goes; an address without one is accepted. */
+export function scriptedReplies(): { replies: Map<string, ScriptedReply>; onRecipient(address: string): Error | undefined } {
+  const replies = new Map<string, ScriptedReply>();
+  return {
+    replies,
+    onRecipient(address) {
+      const reply = replies.get(address);
+      if (!reply || reply.times <= 0) return undefined;
+      reply.times--;
+      return Object.assign(new Error(reply.text), { responseCode: reply.code });
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { PROJECT_ROOT } from '../../config';
 export type RoleName = 'worker' | 'api';
 
 /** What each role prints once it serves (compose/run.ts). */
-const READY: Record<RoleName, string> = { worker: 'worker polling', api: 'HTTP API on' };
+const READY: Record<RoleName, string> = { worker: 'worker polling', api: 'public listener (/u) on' };
 
 /** `journeys worker` or `journeys api` as a process of its own, started from the real entry (bin/journeys.js) as an operator would. */
 export interface RoleProcess {
