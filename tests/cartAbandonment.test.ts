@@ -1,4 +1,6 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cartAbandonment } from '../journeys/cartAbandonment';
 import type journey from '../workflows';
 import { stateQuery } from '../workflows/messages';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
@@ -19,6 +21,15 @@ function cartEvent(customerId: string, cartId: string, items: { name: string; qu
 const shoes = [{ name: 'Trail shoes', quantity: 1, price: 80 }];
 const emailsTo = (address: string) => t.mailbox.emailsTo(address);
 const journeyResult = (workflowId: string) => t.env.client.workflow.getHandle<typeof journey>(workflowId).result();
+
+/** The JourneyStep values a run upserted, in order (its start set the first step). */
+async function upsertedSteps(workflowId: string): Promise<unknown[]> {
+  const events = (await t.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return events.flatMap((e) => {
+    const step = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.JourneyStep;
+    return step ? [defaultPayloadConverter.fromPayload(step)] : [];
+  });
+}
 
 describe('cart abandonment', () => {
   it('sends reminder 1 at 1 h, reminder 2 at 25 h and the last chance at 97 h, personalized by rules with fallbacks', async () => {
@@ -68,6 +79,10 @@ describe('cart abandonment', () => {
     const state = await journeyResult('cartAbandonment:ada:cart-ada');
     expect(state.status).toBe('completed');
     expect(state.history.filter((h) => h.kind === 'send').map((h) => h.outcome)).toEqual(['sent reminder1', 'sent reminder2', 'sent lastChance']);
+    // Each step shows in JourneyStep once: the first was set by the start, so it is never upserted again.
+    const upserted = await upsertedSteps('cartAbandonment:ada:cart-ada');
+    expect(upserted).not.toContain(cartAbandonment.steps[0].id);
+    expect(new Set(upserted).size).toBe(upserted.length);
   });
 
   it('ends at once when order.completed arrives for the cart after reminder 1', async () => {

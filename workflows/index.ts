@@ -24,6 +24,7 @@ export { resendEmail } from './resendEmail';
 /** Patch ids. Runs that started before a patch keep the behaviour they started with. */
 const CONTINUE_AS_NEW = 'continue-as-new';
 const LATEST_ENTRY_EVENT = 'latest-entry-event-wins';
+const NO_REDUNDANT_UPSERT = 'no-redundant-step-upsert';
 
 /**
  * A run continues as new past this many history events, or when Temporal suggests it: far
@@ -166,11 +167,16 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     const { type, occurredAt } = input.priorGoal;
     end('goal_reached', type, `Goal ${type} reached at ${occurredAt}, before the journey started: nothing sent`);
   }
+  let shownStep = workflowInfo().typedSearchAttributes.get(JOURNEY_STEP);
   let current: Step | undefined = steps.get(state.currentStep);
   while (current && !endedBy) {
     state.currentStep = current.id;
     if (historyIsLong()) await continueAsNew();
-    upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
+    // The start (and continue-as-new) already set JourneyStep to this step: upserting it again only lengthens the history.
+    if (current.id !== shownStep || !patched(NO_REDUNDANT_UPSERT)) {
+      upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
+      shownStep = current.id;
+    }
     const next = await runStep(run, current);
     current = next ? steps.get(next) : undefined;
   }

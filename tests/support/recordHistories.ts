@@ -64,7 +64,7 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'cartAbandonment-optedOut',
+    name: 'cartAbandonment-consentWithdrawn',
     workflowId: 'cartAbandonment:rec-cy:cart-3',
     async play(t) {
       await profile(t, 'rec-cy');
