@@ -4,8 +4,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../app/apiKeys';
+import { openConfiguredStore } from '../compose';
 import type { Config } from '../config';
 import { startStack, type Stack } from '../scripts/stack';
 import { journeyWorkflowBundle } from '../worker';
@@ -17,7 +19,8 @@ import { keepInSuiteOutbox } from './support/suiteOutbox';
 // The product as `npm start` runs it with PAYLOAD_KEYS set: the Temporal dev server with its
 // Web UI (told the API's codec endpoint), the worker and the HTTP API. What the history holds
 // of the customer must be unreadable to `temporal workflow show`, and readable in the Web UI
-// through the codec endpoint.
+// through the codec endpoint. The tests run in order: the first two in loopback-only mode, the
+// last creates API keys, which ends that mode at once.
 const dataDir = mkdtempSync(join(tmpdir(), 'journeys-encrypted-'));
 const tag = randomBytes(4).toString('hex');
 const customer = {
@@ -59,6 +62,24 @@ async function workflowShow(...extra: string[]): Promise<string> {
   return stdout;
 }
 
+/** The Web UI's page of the journey run's history. */
+async function historyUrl(): Promise<string> {
+  const history = JSON.parse(await workflowShow()) as { events: { workflowExecutionStartedEventAttributes?: { originalExecutionRunId?: string } }[] };
+  const runId = history.events[0].workflowExecutionStartedEventAttributes?.originalExecutionRunId;
+  return `${stack!.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+}
+
+/** `POST /codec/decode 200`, … for each answer of the codec endpoint the page saw. */
+function codecCallsOf(page: Page): string[] {
+  const calls: string[] = [];
+  page.on('response', (response) => {
+    if (response.url().startsWith(`${stack!.apiUrl}/codec/`)) calls.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+  });
+  return calls;
+}
+
+const decodedSummary = `Cart abandonment for customer ${customer.customerId} (properties.cartId ${customer.cartId})`;
+
 /** Every string in the output, and what each base64 one decodes to: a payload shown raw hides its JSON in base64. */
 function readableText(output: string): string {
   const strings: string[] = [];
@@ -99,18 +120,12 @@ describe('encrypted histories (PAYLOAD_KEYS)', () => {
   }, 90_000);
 
   it.runIf(chromiumAvailable())('shows an operator the decoded journey in the Web UI through the codec endpoint, and only encrypted bytes when the endpoint refuses', async () => {
-    const history = JSON.parse(await workflowShow()) as { events: { workflowExecutionStartedEventAttributes?: { originalExecutionRunId?: string } }[] };
-    const runId = history.events[0].workflowExecutionStartedEventAttributes?.originalExecutionRunId;
-    const url = `${stack!.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
-    const decodedSummary = `Cart abandonment for customer ${customer.customerId} (properties.cartId ${customer.cartId})`;
+    const url = await historyUrl();
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     try {
       // The dev server was started with --ui-codec-endpoint: the UI decodes without any setting in the browser.
       const page = await browser.newPage();
-      const codecCalls: string[] = [];
-      page.on('response', (response) => {
-        if (response.url().startsWith(`${stack!.apiUrl}/codec/`)) codecCalls.push(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
-      });
+      const codecCalls = codecCallsOf(page);
       await page.goto(url);
       await page.getByText(decodedSummary).first().waitFor({ timeout: 30_000 });
       await page.getByText('"definition"').first().waitFor({ timeout: 10_000 });
@@ -139,5 +154,75 @@ describe('encrypted histories (PAYLOAD_KEYS)', () => {
       await browser.close();
     }
   }, 90_000);
+
+  it.runIf(chromiumAvailable())('once keys exist, shows the decoded journey only in a browser that opened /codec/session with an admin key', async () => {
+    const store = await openConfiguredStore(config);
+    let admin: string;
+    let read: string;
+    try {
+      // From here on the API has keys: no loopback-only mode any more.
+      admin = (await createApiKey(store, { name: 'ui-operator', scope: 'admin' }, new Date())).key;
+      read = (await createApiKey(store, { name: 'ui-reader', scope: 'read' }, new Date())).key;
+    } finally {
+      await store.close();
+    }
+    const url = await historyUrl();
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    try {
+      // Tall enough that the UI's sticky top bar does not cover the Codec Server dialog's buttons.
+      const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+      const page = await context.newPage();
+      const codecCalls = codecCallsOf(page);
+      const sessionCookie = async () => (await context.cookies(`${stack!.apiUrl}/codec/decode`)).find((cookie) => cookie.name === 'journeys_codec');
+
+      // (1) No session: the endpoint refuses the UI on this machine too, and the UI shows ciphertext.
+      await page.goto(url);
+      await page.getByText('Codec Server could not connect').filter({ visible: true }).first().waitFor({ timeout: 30_000 });
+      await page.getByText(Buffer.from(ENCRYPTED).toString('base64')).filter({ visible: true }).first().waitFor({ timeout: 10_000 });
+      expect(codecCalls.length).toBeGreaterThan(0);
+      expect(new Set(codecCalls)).toEqual(new Set(['POST /codec/decode 401']));
+      expect(await page.locator('body').innerText()).not.toContain('Cart abandonment for customer');
+
+      // (2) A read key is no admin key: no cookie.
+      const session = await context.newPage();
+      await session.goto(`${stack!.apiUrl}/codec/session`);
+      await session.getByLabel('Admin API key').fill(read);
+      await session.getByRole('button', { name: 'Open' }).click();
+      await session.getByText('That is not an admin API key.').waitFor({ timeout: 10_000 });
+      expect(await sessionCookie()).toBeUndefined();
+
+      // (3) The admin key: an HttpOnly cookie for /codec only.
+      await session.getByLabel('Admin API key').fill(admin);
+      await session.getByRole('button', { name: 'Open' }).click();
+      await session.getByText('Decoding for this browser for 12 hours, as key ui-operator').waitFor({ timeout: 10_000 });
+      expect(await sessionCookie()).toMatchObject({ path: '/codec', httpOnly: true, sameSite: 'Strict' });
+
+      // (4) The UI sends the cookie only when its codec setting "Include cross-origin credentials" is on, and it reads
+      // that setting from the browser only when the browser's own endpoint overrides the cluster-level one, which the
+      // dev server's --ui-codec-endpoint sets with credentials off (UI 2.42, getCodecIncludeCredentials): the toggle
+      // alone sends no cookie. Set as an operator does, by clicking through the UI's Codec Server dialog (its icon in the
+      // top bar); the dialog keeps the choice in localStorage: `overrideRemoteCodecConfiguration`, `endpoint`,
+      // `includeCredentials`.
+      await page.locator('[data-testid^="data-encoder-status"]').click();
+      await page.getByTestId('override-accordion').click();
+      await page.getByTestId('use-local-endpoint-input').click();
+      // Closed again, as the UI's own tests do: left open, the choice pushes the dialog's buttons under the page.
+      await page.getByRole('button', { name: 'Use my browser setting and ignore Cluster-level setting.' }).click();
+      await page.locator('#data-encoder-endpoint-input').fill(`${stack!.apiUrl}/codec`);
+      await page.locator('label').filter({ hasText: 'Include cross-origin credentials' }).click();
+      expect(await page.locator('#pass-access-credentials').isChecked()).toBe(true);
+      await page.getByTestId('confirm-data-encoder-button').click();
+      codecCalls.length = 0;
+      await page.reload();
+      await page.getByText(decodedSummary).first().waitFor({ timeout: 30_000 });
+      await page.getByText('"definition"').first().waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: join(dataDir, 'ui-session-decoded.png') });
+      expect(codecCalls).toContain('POST /codec/decode 200');
+      expect(new Set(codecCalls)).toEqual(new Set(['POST /codec/decode 200']));
+      expect(await page.locator('body').innerText()).not.toContain('Codec Server could not connect');
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });
 
