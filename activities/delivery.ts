@@ -42,8 +42,10 @@ export function heartbeating(): () => void {
 }
 
 /**
- * Opens an SMTP session and transmits, claiming the ledger row (through `claim`) at the
- * hand-off. Rejects with `ClaimRefused` when the claim is refused, else with the SMTP error.
+ * Takes an SMTP session (a pooled connection that answered RSET, or a new one) and
+ * transmits, claiming the ledger row (through `claim`) at the hand-off. Rejects with
+ * `ClaimRefused` when the claim is refused, else with the SMTP error. The connection goes
+ * back to the pool only after the server's 250.
  */
 export async function deliver(mailer: Mailer, message: StoredMessage, claim: Omit<SendClaim, 'message'>, store: Store): Promise<void> {
   const session = await mailer.open();
@@ -53,7 +55,7 @@ export async function deliver(mailer: Mailer, message: StoredMessage, claim: Omi
       if (result.status !== 'claimed') throw new ClaimRefused(result);
     });
   } finally {
-    session.close();
+    session.release();
   }
 }
 

@@ -1,14 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CustomerEvent, Profile } from '../domain/customer/types';
-import { recommend, type Recommendation } from '../domain/delivery/recommendations';
+import { categoriesOf, interestOf, pick, type Recommendation } from '../domain/delivery/recommendations';
 import { computeRfm } from '../domain/rules/rfm';
 import { RuleFactsError, type RuleFacts } from '../domain/rules/evaluate';
 import { decide, requiredFacts } from '../domain/rules/decide';
 import type { RuleSet, RuleSetDecision } from '../domain/rules/types';
 import type { Store } from '../store/types';
-
-/** How many of the latest orders feed "bought together" and best sellers. */
-const RECENT_ORDERS = 5000;
 
 /**
  * Decides a rule set on fresh facts: the profile as given, and the customer's event history,
@@ -43,9 +40,20 @@ export async function decideOnFacts<T>(
   }
 }
 
-/** Products for an email's recommendations block, never the ones it already shows (the cart). */
+/**
+ * Products for an email's recommendations block, never the ones it already shows (the cart):
+ * from the customer's events and the sales figures the store keeps over every order, a few
+ * rows of each ranked list instead of the orders themselves.
+ */
 export async function recommendationsFor(store: Store, customerId: string, event: CustomerEvent): Promise<Recommendation[]> {
   const shown = Array.isArray(event.properties.items) ? event.properties.items.map((item: { sku?: unknown }) => String(item.sku)) : [];
-  const [customerEvents, orders] = await Promise.all([store.eventsOf(customerId), store.latestEventsOfType('order.completed', RECENT_ORDERS)]);
-  return recommend({ customerEvents, orders, exclude: shown });
+  const interest = interestOf({ customerEvents: await store.eventsOf(customerId), exclude: shown });
+  const [ordered, together, bestSellers] = await Promise.all([
+    store.soldProducts(interest.skus),
+    store.coPurchased(interest.skus, interest.candidates),
+    store.bestSellers(undefined, interest.candidates),
+  ]);
+  const categories = categoriesOf(interest, ordered);
+  const sameCategory = categories.length > 0 ? await store.bestSellers(categories, interest.candidates) : [];
+  return pick(interest, { together, sameCategory, bestSellers });
 }

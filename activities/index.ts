@@ -1,4 +1,5 @@
-import type { SweepResult } from '../app/segmentTracker';
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { SWEEP_PAGE_SIZE, type SweepPage, type SweepPageResult, type SweepProgress } from '../app/segmentTracker';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
 import type { TemplateRenderer } from '../domain/delivery/templates';
 import type { MetricsRecorder } from '../observability/recorder';
@@ -32,8 +33,8 @@ export interface ActivityDeps {
   pinnedTemplates: (journeyId: string, version: string) => Promise<TemplateRenderer | undefined>;
   policy: SendPolicy;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
-  /** Recomputes time-based segments as of `now`, emitting segment.entered / segment.left (JourneyClient.sweepSegments). */
-  sweepSegments: (now: string) => Promise<SweepResult>;
+  /** Recomputes one page of customers' time-based segments as of `now`, emitting segment.entered / segment.left (JourneyClient.sweepSegmentPage). */
+  sweepSegmentPage: (now: string, page: SweepPage) => Promise<SweepPageResult>;
   /** Routes events recorded over a minute before `now` whose routing failed (JourneyClient.routePendingEvents). */
   routePendingEvents: (now: string) => Promise<{ routed: number }>;
   /** Where sends, their outcomes and durations are counted (the process's registry). */
@@ -47,7 +48,39 @@ export function createActivities(deps: ActivityDeps) {
     resolveWait: createResolveWait(deps),
     branchStep: createBranchStep(deps),
     tagProfile: createTagProfile(deps),
-    sweepSegments: ({ now }: { now: string }) => deps.sweepSegments(now),
+    sweepSegments: createSweepSegments(deps),
     routePendingEvents: ({ now }: { now: string }) => deps.routePendingEvents(now),
+  };
+}
+
+/** One page of the segment sweep: `after` is the last customer id of the page before (absent: from the first). */
+export interface SweepSegmentsInput {
+  /** The sweep's instant, the same for all its pages. */
+  now: string;
+  after?: string;
+  /** Customers in the page: SWEEP_PAGE_SIZE when absent (a sweep started before pages existed sends none). */
+  limit?: number;
+}
+
+/**
+ * One page of the segment sweep (the activity keeps its name from when it was the whole
+ * sweep, so sweeps running across a deploy replay). It heartbeats how far it got after every
+ * few customers: a dead worker is noticed within the heartbeat timeout, and a retry goes on
+ * from the last customer reported done instead of the page's start. A heartbeat that finds
+ * the attempt cancelled or timed out stops it, so a retry never runs beside a stale attempt.
+ */
+function createSweepSegments(deps: Pick<ActivityDeps, 'sweepSegmentPage'>) {
+  return async ({ now, after, limit = SWEEP_PAGE_SIZE }: SweepSegmentsInput): Promise<SweepPageResult> => {
+    const context = Context.current();
+    const resume = context.info.heartbeatDetails as SweepProgress | undefined;
+    return deps.sweepSegmentPage(now, {
+      after,
+      limit,
+      resume,
+      progress(done) {
+        context.heartbeat(done);
+        if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? new CancelledFailure('the sweep page was cancelled');
+      },
+    });
   };
 }

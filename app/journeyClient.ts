@@ -17,7 +17,7 @@ import { auditOf, erase, suppress, type AuditEntry } from './customerRecords';
 import { EventIdConflictError, parseInput, ValidationError } from './errors';
 import { historyEventSchema, recordHistory } from './history';
 import { EventRouter, workflowIdOf, type IngestResult } from './routing';
-import { SegmentTracker, type CustomerSegment, type SweepResult } from './segmentTracker';
+import { SegmentTracker, type CustomerSegment, type SweepPage, type SweepPageResult, type SweepResult } from './segmentTracker';
 import { listSends, resolveSend, type SendResolution } from './sends';
 import { Semaphore } from './semaphore';
 
@@ -250,11 +250,21 @@ export class JourneyClient {
   /**
    * Recomputes every customer's segments as of `now`, for memberships the passing of time
    * alone changed ("3 views in the last 7 days" once the first view is 7 days old), and
-   * ingests a segment.entered / segment.left event for each change.
+   * ingests a segment.entered / segment.left event for each change; page by page, in this
+   * process. The `segment-sweep` Schedule runs the same pages as activities (`sweepSegmentPage`).
    */
-  sweepSegments(now: Date | string = this.now()): Promise<SweepResult> {
+  sweepSegments(now: Date | string = this.now(), options: { pageSize?: number } = {}): Promise<SweepResult> {
     const at = typeof now === 'string' ? now : now.toISOString();
-    return this.segments.sweep(at, (event) => this.ingest(event));
+    return this.segments.sweep(at, (event) => this.ingest(event), options.pageSize);
+  }
+
+  /**
+   * One page of the sweep as of `now` (the sweep's start, the same for all its pages, so a
+   * change found twice has one event id): the customers after `page.after`, at most
+   * `page.limit`. Its `next` is the cursor of the following page, absent after the last.
+   */
+  sweepSegmentPage(now: string, page: SweepPage): Promise<SweepPageResult> {
+    return this.segments.sweepPage(new Date(now).toISOString(), (event) => this.ingest(event), page);
   }
 
   /**

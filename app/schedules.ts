@@ -8,8 +8,9 @@ const EVENT_ROUTING_SWEEP_EVERY = '1m';
 
 /**
  * Creates the Temporal Schedule that sweeps time-based segments, or sets its interval to
- * `every`: operators see it (and can pause or trigger it) under Schedules in the Temporal UI.
- * Resolves to the interval it had, when that was another one.
+ * `every` and its overlap policy to skip: operators see it (and can pause or trigger it) under
+ * Schedules in the Temporal UI. Resolves to the interval it had, when that was another one.
+ * (The workflow itself also keeps a second sweep from starting: see workflows/segmentSweep.ts.)
  */
 export function ensureSegmentSweepSchedule(client: Client, taskQueue: string, every: string): Promise<string | undefined> {
   return ensureSweepSchedule(client, taskQueue, {
@@ -30,7 +31,8 @@ export function ensureEventRoutingSweepSchedule(client: Client, taskQueue: strin
   });
 }
 
-// Overlap skip: a sweep still running (a long backlog, a retrying failure) is not joined by a second one.
+// Overlap skip: a sweep still running (a long backlog, a retrying failure) is not joined by a
+// second one. A Schedule created with another policy (by hand, or by an older version) gets it.
 async function ensureSweepSchedule(client: Client, taskQueue: string, sweep: { scheduleId: string; workflowType: string; every: string; note: string }): Promise<string | undefined> {
   try {
     await client.schedule.create({
@@ -45,15 +47,19 @@ async function ensureSweepSchedule(client: Client, taskQueue: string, sweep: { s
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
   const handle = client.schedule.getHandle(sweep.scheduleId);
-  const intervals = (await handle.describe()).spec.intervals ?? [];
+  const described = await handle.describe();
+  const intervals = described.spec.intervals ?? [];
   // Temporal keeps whole seconds.
   const seconds = (ms: number) => Math.round(ms / 1000);
-  if (intervals.length === 1 && seconds(intervals[0].every) === seconds(parseDuration(sweep.every))) return undefined;
+  const sameInterval = intervals.length === 1 && seconds(intervals[0].every) === seconds(parseDuration(sweep.every));
+  if (sameInterval && described.policies.overlap === ScheduleOverlapPolicy.SKIP) return undefined;
   await handle.update((previous) => ({
     ...previous,
-    spec: { ...previous.spec, intervals: [{ every: sweep.every }] },
+    spec: sameInterval ? previous.spec : { ...previous.spec, intervals: [{ every: sweep.every }] },
+    policies: { ...previous.policies, overlap: ScheduleOverlapPolicy.SKIP },
     // A paused Schedule's note is the operator's reason for pausing it: kept.
     state: { ...previous.state, note: previous.state.paused ? previous.state.note : sweep.note },
   }));
+  if (sameInterval) return undefined;
   return intervals.map((interval) => formatDuration(interval.every)).join(', ') || 'none';
 }

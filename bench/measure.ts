@@ -14,6 +14,9 @@ export interface PhaseResult {
   /** Submitted → the call returned (ingest resolved, HTTP 202, workflow start acknowledged). */
   acceptP50Ms: number;
   acceptP99Ms: number;
+  /** Recipients that got more than one email, and accepted submissions whose email never came (exactly-once: both 0). */
+  duplicates: number;
+  missing: number;
   firstError?: string;
 }
 
@@ -27,6 +30,8 @@ export class Phase {
   private readonly pending = new Map<string, number>();
   private readonly latencies: number[] = [];
   private readonly acceptLatencies: number[] = [];
+  /** Emails per submitted recipient, counted for as long as the phase is routed here (duplicates included). */
+  private readonly arrivals = new Map<string, number>();
   private firstSubmit = Infinity;
   private lastArrival = 0;
   private failed = 0;
@@ -55,6 +60,7 @@ export class Phase {
   }
 
   arrived(recipient: string, at: number): void {
+    if (this.submittedAt.has(recipient)) this.arrivals.set(recipient, (this.arrivals.get(recipient) ?? 0) + 1);
     const submittedAt = this.pending.get(recipient);
     if (submittedAt === undefined) return;
     this.pending.delete(recipient);
@@ -82,6 +88,7 @@ export class Phase {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     const accepts = [...this.acceptLatencies].sort((a, b) => a - b);
     const seconds = (this.lastArrival - this.firstSubmit) / 1000;
+    const duplicates = [...this.arrivals.values()].filter((count) => count > 1).length;
     return {
       name: this.name,
       emails: sorted.length,
@@ -93,6 +100,8 @@ export class Phase {
       maxMs: sorted[sorted.length - 1] ?? NaN,
       acceptP50Ms: percentile(accepts, 50),
       acceptP99Ms: percentile(accepts, 99),
+      duplicates,
+      missing: this.pending.size,
       firstError: this.firstError,
     };
   }
@@ -102,6 +111,20 @@ export class Phase {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** The median of some values (the mean of the middle two for an even count), NaN for none. */
+export function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The smallest and largest of some values: the spread a median is read with. */
+export function spread(values: number[]): { min: number; max: number } {
+  const finite = values.filter(Number.isFinite);
+  return finite.length === 0 ? { min: NaN, max: NaN } : { min: Math.min(...finite), max: Math.max(...finite) };
 }
 
 /** Routes every outbox arrival to the phase that is running (the outbox has no way to remove a listener). */

@@ -25,15 +25,29 @@ export interface BenchContext {
   worker: Omit<WorkerSpec, 'kind' | 'taskQueue' | 'bundlePath'>;
   bundles: { baseline: string; journeys: string };
   serverPid: number;
+  /** The run's scratch folder (removed at the end): phases that need a store of their own open it here. */
+  dir: string;
+  /** Progress lines on stderr. */
+  log(line: string): void;
 }
 
+/** The phases that run in rounds, each a ratio to another of its round: b, c to a; w2 to b; s to sa. */
+export type RoundKey = 'a' | 'b' | 'c' | 'w2' | 'sa' | 's';
+
 export interface PhaseReport extends PhaseResult {
+  /** Unique in the run: the phase's key and its round, e.g. "b2". */
   key: string;
-  /** The bare-Temporal phase under the same offered load, which this one is a ratio to. */
+  group: RoundKey;
+  round: number;
+  /** The phase of the same round this one is a ratio to (bare Temporal, or one worker for w2). */
   baselineKey?: string;
+  /** Journey worker processes on the phase's task queue. */
+  workers: number;
+  /** worker: the worker processes together. */
   cpu: CpuShares;
+  /** The worker processes' RSS added up. */
   workerRssMb: number;
-  /** Where time went in the worker process and in this one (which runs JourneyClient, HTTP and SMTP). */
+  /** Where time went in the worker processes (added up; loop delay: the worse one) and in this one (which runs JourneyClient, HTTP and SMTP). */
   worker: ProbeReport;
   bench: ProbeReport;
   stages: StageTimes;
@@ -43,10 +57,13 @@ export interface PhaseReport extends PhaseResult {
 export const taskQueueOf = (key: string) => `bench-${key}`;
 
 interface TimedPhase {
-  key: string;
-  baselineKey?: string;
+  group: RoundKey;
+  round: number;
+  baselineGroup?: RoundKey;
   name: string;
   kind: WorkerSpec['kind'];
+  /** Worker processes polling the phase's task queue (1 unless said). */
+  workers?: number;
   count: number;
   /** Calls `submit(i)` for every i in 0..count-1 at the phase's offered load. */
   offer: (submit: (i: number) => Promise<void>) => Promise<void>;
@@ -55,21 +72,23 @@ interface TimedPhase {
 }
 
 /**
- * One phase: its own task queue and worker process (so phases never share a backlog or a
- * cache), every email waited for, and the queue drained before the worker stops.
+ * One phase: its own task queue and worker processes (so phases never share a backlog or a
+ * cache), every email waited for, and the queue drained before the workers stop.
  */
-async function timedPhase(ctx: BenchContext, { key, baselineKey, name, kind, count, offer, submit, workflowIdOf }: TimedPhase): Promise<PhaseReport> {
+async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name, kind, workers: workerCount = 1, count, offer, submit, workflowIdOf }: TimedPhase): Promise<PhaseReport> {
+  const key = `${group}${round}`;
   const taskQueue = taskQueueOf(key);
-  const customerIds = Array.from({ length: count }, (_, i) => `${key}${i}`);
+  const customerIds = Array.from({ length: count }, (_, i) => `${key}-${i}`);
   const recipient = (customerId: string) => `${customerId}@bench.example`;
   // The send step reads the profile; seeding is not part of what is measured.
   if (kind === 'journeys') await ctx.store.upsertProfiles(customerIds.map((customerId) => ({ customerId, email: recipient(customerId), attributes: {} })));
 
-  const worker = await WorkerProcess.start({ ...ctx.worker, kind, taskQueue, bundlePath: ctx.bundles[kind] });
+  const workers = await Promise.all(Array.from({ length: workerCount }, () => WorkerProcess.start({ ...ctx.worker, kind, taskQueue, bundlePath: ctx.bundles[kind] })));
   const phase = new Phase(name);
   ctx.route.current = phase;
   try {
-    const cpu = startCpuMeter({ server: ctx.serverPid, worker: worker.pid, bench: process.pid });
+    const workerPids = Object.fromEntries(workers.map((worker, i) => [`worker${i}`, worker.pid]));
+    const cpu = startCpuMeter({ server: ctx.serverPid, ...workerPids, bench: process.pid });
     ctx.probes.reset();
     await offer(async (i) => {
       const to = recipient(customerIds[i]);
@@ -80,50 +99,97 @@ async function timedPhase(ctx: BenchContext, { key, baselineKey, name, kind, cou
       );
     });
     await phase.allArrived();
-    const [shares, bench, { probe: inWorker }] = [cpu(), ctx.probes.read(), await worker.status()];
+    const [shares, bench, inWorkers] = [cpu(), ctx.probes.read(), await Promise.all(workers.map(async (worker) => (await worker.status()).probe))];
+    // Duplicates still count while the runs finish: a retried send would arrive here.
     await untilNoneRunning(ctx.temporal, taskQueue);
-    const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf));
-    return { ...phase.result(), key, baselineKey, cpu: shares, workerRssMb: worker.memory().rssMb, worker: inWorker, bench, stages };
+    const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf), STAGE_SAMPLE);
+    const workerShare = Object.keys(workerPids).reduce((sum, name) => sum + shares[name], 0);
+    return {
+      ...phase.result(),
+      key,
+      group,
+      round,
+      baselineKey: baselineGroup && `${baselineGroup}${round}`,
+      workers: workerCount,
+      cpu: { server: shares.server, worker: workerShare, bench: shares.bench, others: shares.others },
+      workerRssMb: workers.reduce((sum, worker) => sum + worker.memory().rssMb, 0),
+      worker: addProbes(inWorkers),
+      bench,
+      stages,
+    };
   } finally {
     ctx.route.current = undefined;
-    await worker.stop();
+    await Promise.all(workers.map((worker) => worker.stop()));
   }
+}
+
+// Histories read per phase for the stage breakdown; phases run once per round, so fewer than one run's worth.
+const STAGE_SAMPLE = 200;
+
+/** Several workers' probes as one: time in store calls adds up, the worst loop delay and slowest call stand. */
+function addProbes(reports: ProbeReport[]): ProbeReport {
+  const slowest = reports.reduce((worst, report) => (report.storeMaxMs > worst.storeMaxMs ? report : worst), reports[0]);
+  return {
+    loopP99Ms: Math.max(...reports.map((report) => report.loopP99Ms)),
+    loopMaxMs: Math.max(...reports.map((report) => report.loopMaxMs)),
+    storeMs: reports.reduce((sum, report) => sum + report.storeMs, 0),
+    storeCalls: reports.reduce((sum, report) => sum + report.storeCalls, 0),
+    storeMaxMs: slowest.storeMaxMs,
+    storeMaxCall: slowest.storeMaxCall,
+  };
 }
 
 const closedLoop = (ctx: BenchContext) => (submit: (i: number) => Promise<void>) => offerAll(ctx.settings.n, ctx.settings.concurrency, submit);
 
-/** The product's client on the bench's store and Temporal, starting journeys on `taskQueue`. */
-export async function journeyClient(ctx: BenchContext, taskQueue: string, catalogue = ctx.benchCatalogue): Promise<JourneyClient> {
+export interface JourneyClientOptions {
+  /** The journeys it starts: the bench's own (benchWelcome) unless given. */
+  catalogue?: Catalogue;
+  /** The bench's shared store unless given (the ingest and sweep phases bring fresh ones). */
+  store?: Store;
+  /** The clock events are accepted on: the sweep phase seeds history as of yesterday. */
+  clock?: () => Date;
+}
+
+/** The product's client, composed as the product composes it, on the bench's Temporal, starting journeys on `taskQueue`. */
+export async function journeyClient(ctx: BenchContext, taskQueue: string, { catalogue = ctx.benchCatalogue, store = ctx.store, clock }: JourneyClientOptions = {}): Promise<JourneyClient> {
   const config = readConfig({ TEMPORAL_TASK_QUEUE: taskQueue, MAX_STARTS_IN_FLIGHT: String(ctx.settings.concurrency) }, PROJECT_ROOT);
-  return (await compose(config, { store: ctx.store, catalogue, temporal: { client: ctx.temporal } })).journeys;
+  return (await compose(config, { store, catalogue, clock, temporal: { client: ctx.temporal } })).journeys;
 }
 
 const signup = (customerId: string, i: number) => ({ id: `${customerId}-signup-${i}`, type: BENCH_EVENT, customerId });
 
-const startBaseline = (ctx: BenchContext, key: string) => (customerId: string) =>
-  ctx.temporal.workflow.start<typeof baselineEmail>('baselineEmail', { taskQueue: taskQueueOf(key), workflowId: baselineRun(customerId), args: [`${customerId}@bench.example`] });
+const startBaseline = (ctx: BenchContext, taskQueue: string) => (customerId: string) =>
+  ctx.temporal.workflow.start<typeof baselineEmail>('baselineEmail', { taskQueue, workflowId: baselineRun(customerId), args: [`${customerId}@bench.example`] });
 const baselineRun = (customerId: string) => `baseline:${customerId}`;
 
 /** (a) bare one-activity workflows started straight with the Temporal client. */
-export function baselinePhase(ctx: BenchContext): Promise<PhaseReport> {
+export function baselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   return timedPhase(ctx, {
-    key: 'a',
+    group: 'a',
+    round,
     name: '(a) bare Temporal workflow',
     kind: 'baseline',
     count: ctx.settings.n,
     offer: closedLoop(ctx),
-    submit: startBaseline(ctx, 'a'),
+    submit: startBaseline(ctx, taskQueueOf(`a${round}`)),
     workflowIdOf: baselineRun,
   });
 }
 
-/** (b) the same load as events through JourneyClient.ingest. */
-export async function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
-  const journeys = await journeyClient(ctx, taskQueueOf('b'));
+/** (b) the same load as events through JourneyClient.ingest, on one journey worker. */
+export function clientPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  return ingestingPhase(ctx, { group: 'b', round, baselineGroup: 'a', name: '(b) JourneyClient.ingest', workers: 1 });
+}
+
+/** The (b) load on two journey worker processes polling one task queue: every email must still go out exactly once. */
+export function twoWorkersPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  return ingestingPhase(ctx, { group: 'w2', round, baselineGroup: 'b', name: '(w2) JourneyClient.ingest, 2 workers', workers: 2 });
+}
+
+async function ingestingPhase(ctx: BenchContext, phase: { group: RoundKey; round: number; baselineGroup: RoundKey; name: string; workers: number }): Promise<PhaseReport> {
+  const journeys = await journeyClient(ctx, taskQueueOf(`${phase.group}${phase.round}`));
   return timedPhase(ctx, {
-    key: 'b',
-    baselineKey: 'a',
-    name: '(b) JourneyClient.ingest',
+    ...phase,
     kind: 'journeys',
     count: ctx.settings.n,
     offer: closedLoop(ctx),
@@ -133,15 +199,16 @@ export async function clientPhase(ctx: BenchContext): Promise<PhaseReport> {
 }
 
 /** (c) the same load as POST /v1/events to the HTTP API, served from this process as a deployed API runs beside its client. */
-export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
-  const journeys = await journeyClient(ctx, taskQueueOf('c'));
+export async function httpPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  const journeys = await journeyClient(ctx, taskQueueOf(`c${round}`));
   // No rate limit, as API_RATE_LIMIT=off: the bench measures what the path can do.
   const api = buildHttpApi({ journeys, store: ctx.store, bodyLimit: 256 * 1024 });
   const url = `${await api.listen({ host: '127.0.0.1', port: 0 })}/v1/events`;
   try {
     return await timedPhase(ctx, {
-      key: 'c',
-      baselineKey: 'a',
+      group: 'c',
+      round,
+      baselineGroup: 'a',
       name: '(c) HTTP POST /v1/events',
       kind: 'journeys',
       count: ctx.settings.n,
@@ -158,26 +225,28 @@ export async function httpPhase(ctx: BenchContext): Promise<PhaseReport> {
 }
 
 /** The bare workflow at the steady rate: the floor the steady journey latency is compared with. */
-export function steadyBaselinePhase(ctx: BenchContext): Promise<PhaseReport> {
+export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const { rate, duration } = ctx.settings;
   return timedPhase(ctx, {
-    key: 'sa',
+    group: 'sa',
+    round,
     name: `steady ${rate}/s × ${duration} s (bare Temporal)`,
     kind: 'baseline',
     count: Math.round(rate * duration),
     offer: (submit) => offerAtRate(rate, duration, submit),
-    submit: startBaseline(ctx, 'sa'),
+    submit: startBaseline(ctx, taskQueueOf(`sa${round}`)),
     workflowIdOf: baselineRun,
   });
 }
 
 /** A steady offered rate through JourneyClient, for latency when the system is not saturated. */
-export async function steadyPhase(ctx: BenchContext): Promise<PhaseReport> {
+export async function steadyPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const { rate, duration } = ctx.settings;
-  const journeys = await journeyClient(ctx, taskQueueOf('s'));
+  const journeys = await journeyClient(ctx, taskQueueOf(`s${round}`));
   return timedPhase(ctx, {
-    key: 's',
-    baselineKey: 'sa',
+    group: 's',
+    round,
+    baselineGroup: 'sa',
     name: `steady ${rate}/s × ${duration} s (JourneyClient)`,
     kind: 'journeys',
     count: Math.round(rate * duration),

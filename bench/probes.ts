@@ -1,5 +1,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { instrumentStore } from '../observability/store';
 import type { Store } from '../store/types';
+import { percentile } from './measure';
 
 /** Where a process spent its time in a phase: blocked event loop and time inside store calls. */
 export interface ProbeReport {
@@ -52,5 +54,46 @@ export function probe(): Probes {
       [storeMs, storeCalls, storeMaxMs, storeMaxCall] = [0, 0, 0, undefined];
     },
     read: () => ({ loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6, storeMs, storeCalls, storeMaxMs, storeMaxCall }),
+  };
+}
+
+/** Store call times as a distribution: the p99 the ingest target is about, overall and per call. */
+export interface StoreCallTimes {
+  calls: number;
+  totalMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The calls with the highest p99, slowest first (at most five). */
+  slowest: { call: string; calls: number; p99Ms: number }[];
+}
+
+/**
+ * Times every call of a store through the product's own wrapper (`instrumentStore`, which
+ * feeds `journeys_store_call_duration_seconds` in production), keeping each duration.
+ */
+export function storeCallTimer(store: Store): { store: Store; reset(): void; read(): StoreCallTimes } {
+  const byCall = new Map<string, number[]>();
+  const timed = instrumentStore(store, {
+    storeCall(call) {
+      const start = performance.now();
+      return () => {
+        let durations = byCall.get(call);
+        if (!durations) byCall.set(call, (durations = []));
+        durations.push(performance.now() - start);
+      };
+    },
+  });
+  return {
+    store: timed,
+    reset: () => byCall.clear(),
+    read() {
+      const all = [...byCall.values()].flat().sort((a, b) => a - b);
+      const slowest = [...byCall.entries()]
+        .map(([call, durations]) => ({ call, calls: durations.length, p99Ms: percentile([...durations].sort((a, b) => a - b), 99) }))
+        .sort((x, y) => y.p99Ms - x.p99Ms)
+        .slice(0, 5);
+      return { calls: all.length, totalMs: all.reduce((sum, ms) => sum + ms, 0), p50Ms: percentile(all, 50), p99Ms: percentile(all, 99), maxMs: all.at(-1) ?? NaN, slowest };
+    },
   };
 }

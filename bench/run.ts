@@ -1,7 +1,8 @@
 // `npm run bench`: event → email throughput and latency of journeys against a bare Temporal
-// baseline, and the worker's memory with thousands of journeys waiting. See bench/README.md.
+// baseline in interleaved rounds, pure ingest, the segment sweep, rules and templates per
+// core, two workers on one queue, and the worker's memory with journeys waiting. See bench/README.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
@@ -16,11 +17,14 @@ import { WORKFLOWS_PATH } from '../worker';
 import { BENCH_TEMPLATES_DIR, benchWelcome } from './benchWelcome';
 import { findPid } from './cpu';
 import { watchOutbox } from './measure';
-import { memoryPhase, type MemoryReport } from './memoryPhase';
-import { baselinePhase, clientPhase, httpPhase, steadyBaselinePhase, steadyPhase, type BenchContext, type PhaseReport } from './phases';
+import { ingestPhase } from './ingestPhase';
+import { memoryPhase, waitingPhase } from './memoryPhase';
+import { rulesPhase, templatesPhase } from './microPhases';
+import { baselinePhase, clientPhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
 import { probe } from './probes';
-import { printReport } from './report';
-import { readSettings } from './settings';
+import { printReport, type BenchResults } from './report';
+import { readSettings, type PhaseName } from './settings';
+import { sweepPhase } from './sweepPhase';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
 
@@ -47,9 +51,20 @@ async function startServer(dbFile: string, attempts = 3): Promise<DevServer> {
   }
 }
 
+/** Runs a phase that is not a ratio; a failure is reported with the results, not thrown: the other figures are worth printing. */
+async function once<T>(name: string, run: () => Promise<T>): Promise<T | Error> {
+  log(`${name}…`);
+  const started = performance.now();
+  const result = await run().catch((err: Error) => err);
+  log(`${name}: ${result instanceof Error ? `failed: ${result.message}` : 'done'} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return result;
+}
+
 async function main() {
   const settings = readSettings();
   const started = performance.now();
+  const loadStart = loadavg()[0];
+  const selected = (phase: PhaseName) => settings.phases.includes(phase);
   const dir = mkdtempSync(join(tmpdir(), 'journeys-bench-'));
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
@@ -80,22 +95,41 @@ async function main() {
       worker: { address: server.address, smtpPort: outbox.port, storeFile },
       bundles: { baseline, journeys },
       serverPid: findPid(dbFile) ?? 0,
+      dir,
+      log,
     };
-    const phases: PhaseReport[] = [];
-    const timed = { a: baselinePhase, b: clientPhase, c: httpPhase, 'steady-a': steadyBaselinePhase, steady: steadyPhase };
-    for (const [key, run] of Object.entries(timed)) {
-      if (!settings.phases.includes(key as keyof typeof timed)) continue;
-      const done = await run(ctx);
-      phases.push(done);
-      log(`${done.name}: ${done.emails} emails, ${done.perSecond.toFixed(1)}/s, p50 ${done.p50Ms.toFixed(0)} ms, p99 ${done.p99Ms.toFixed(0)} ms`);
+    const results: Omit<BenchResults, 'machine' | 'totalSeconds'> = { phases: [] };
+
+    // CPU alone first, while the dev server is idle.
+    if (selected('rules')) results.rules = await once('rules', () => rulesPhase(settings));
+    if (selected('templates')) results.templates = await once('templates', () => templatesPhase(settings));
+
+    // The ratio phases in interleaved rounds, so a busy spell on the machine hits a phase and
+    // its baseline alike: bare, journeys, HTTP, two workers, steady bare, steady, then again.
+    // Two workers are compared with (b), so (b) runs whenever they do.
+    const round = [
+      { run: baselinePhase, when: selected('a') || selected('b') || selected('c') },
+      { run: clientPhase, when: selected('b') || selected('workers2') },
+      { run: httpPhase, when: selected('c') },
+      { run: twoWorkersPhase, when: selected('workers2') },
+      { run: steadyBaselinePhase, when: selected('steady-a') || selected('steady') },
+      { run: steadyPhase, when: selected('steady') },
+    ].filter((phase) => phase.when);
+    for (let r = 1; round.length > 0 && r <= settings.rounds; r++) {
+      for (const { run } of round) {
+        const done: PhaseReport = await run(ctx, r);
+        results.phases.push(done);
+        log(`round ${r} ${done.name}: ${done.emails} emails, ${done.perSecond.toFixed(1)}/s, p50 ${done.p50Ms.toFixed(0)} ms, p99 ${done.p99Ms.toFixed(0)} ms`);
+      }
     }
-    let memory: MemoryReport | Error | undefined;
-    if (settings.phases.includes('memory')) {
-      log(`starting ${settings.waiting} waiting cartAbandonment journeys`);
-      // Reported, not thrown: the throughput figures above are worth printing either way.
-      memory = await memoryPhase(ctx).catch((err: Error) => err);
-    }
-    printReport(settings, phases, memory, (performance.now() - started) / 1000);
+
+    if (selected('ingest')) results.ingest = await once('pure ingest', () => ingestPhase(ctx));
+    // These leave journeys parked on the server, so they come last, the biggest at the end.
+    if (selected('sweep')) results.sweep = await once('segment sweep', () => sweepPhase(ctx));
+    if (selected('memory')) results.memory = await once(`memory (${settings.waiting} waiting)`, () => memoryPhase(ctx));
+    if (selected('waiting')) results.waiting = await once(`waiting (levels ${settings.waitingLevels.join(', ')})`, () => waitingPhase(ctx));
+
+    printReport(settings, { ...results, machine: { loadStart, loadEnd: loadavg()[0], cores: availableParallelism() }, totalSeconds: (performance.now() - started) / 1000 });
   } finally {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((err: Error) => log(`while cleaning up: ${err.message}`));
   }

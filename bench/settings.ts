@@ -2,43 +2,88 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 // Read once: a CLI flag wins over its environment variable, which wins over the default.
-// The defaults keep a full run under ~5 minutes on a 2-core machine.
-export const PHASES = ['a', 'b', 'c', 'steady-a', 'steady', 'memory'] as const;
+// The defaults aim at a full run under ~15 minutes on a quiet 2-core machine (see README.md).
+export const PHASES = ['a', 'b', 'c', 'workers2', 'steady-a', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** A comma-separated list of at least one item. */
+const list = (text: string) => text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+const numberList = z
+  .string()
+  .transform((text) => list(text).map(Number))
+  .pipe(z.array(z.number().int().min(1)).min(1));
+const nameList = <const T extends readonly [string, ...string[]]>(names: T) => z.string().transform(list).pipe(z.array(z.enum(names)).min(1));
+const templateList = z
+  .string()
+  .transform(list)
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_]+\/[A-Za-z0-9_]+$/, 'name templates as journey/template')).min(1));
 
 const schema = z.object({
-  /** Events per throughput phase (a), (b) and (c). */
+  /** Events per throughput phase (a), (b), (c) and the two-worker phase, in each round. */
   n: z.coerce.number().int().min(1).default(500),
   /** Submissions in flight at once in the throughput phases; also JourneyClient's maxStartsInFlight. */
   concurrency: z.coerce.number().int().min(1).default(100),
-  /** Events per second in the steady-rate phase. */
+  /** Interleaved rounds of the ratio phases (bare, journeys, HTTP, two workers, steady bare, steady): ratios are judged on their median. */
+  rounds: z.coerce.number().int().min(1).default(3),
+  /** Events per second in the steady-rate phases. */
   rate: z.coerce.number().positive().default(20),
-  /** Seconds the steady-rate phase lasts. */
+  /** Seconds each steady-rate phase lasts. */
   duration: z.coerce.number().positive().default(15),
   /** Cart-abandonment journeys left waiting for the memory phase. */
   waiting: z.coerce.number().int().min(1).default(5000),
+  /**
+   * The waiting phase's levels: worker RSS is read once this many journeys wait, for each level
+   * in turn on one worker. 100,000 (the target's size) takes far longer than the rest of the run
+   * together, so it is asked for: --phases waiting --waiting-levels 1000,10000,100000.
+   */
+  waitingLevels: numberList.default([1000, 10_000, 20_000]).transform((levels) => [...new Set(levels)].sort((x, y) => x - y)),
+  /** Events POSTed in the pure-ingest phase (a type no journey listens to). */
+  ingestEvents: z.coerce.number().int().min(1).default(20_000),
+  /** Requests in flight at once in the pure-ingest phase. */
+  ingestConcurrency: z.coerce.number().int().min(1).default(50),
+  /** Customers (with profiles and a little history) the segment sweep goes over. */
+  sweepCustomers: z.coerce.number().int().min(100).default(100_000),
+  /** Seconds each in-process CPU phase (rules, templates) measures, after a warm-up of a fifth of that. */
+  microDuration: z.coerce.number().positive().default(5),
+  /** Templates the templates phase renders, "journey/template" as in the catalogue. */
+  renderTemplates: templateList.default(['cartAbandonment/reminder1', 'cartAbandonment/lastChance']),
   /** Which phases to run, e.g. "memory" alone while looking into the worker's memory. */
-  phases: z
-    .string()
-    .default(PHASES.join(','))
-    .transform((list) => list.split(',').map((name) => name.trim()))
-    .pipe(z.array(z.enum(PHASES)).min(1)),
+  phases: nameList(PHASES).default([...PHASES]),
 });
 
 export type BenchSettings = z.infer<typeof schema>;
 
-const flags = { n: 'BENCH_N', concurrency: 'BENCH_CONCURRENCY', rate: 'BENCH_RATE', duration: 'BENCH_DURATION_S', waiting: 'BENCH_WAITING', phases: 'BENCH_PHASES' } as const;
+/** Each setting's flag and environment variable. */
+const flags: Record<keyof BenchSettings, [flag: string, variable: string]> = {
+  n: ['n', 'BENCH_N'],
+  concurrency: ['concurrency', 'BENCH_CONCURRENCY'],
+  rounds: ['rounds', 'BENCH_ROUNDS'],
+  rate: ['rate', 'BENCH_RATE'],
+  duration: ['duration', 'BENCH_DURATION_S'],
+  waiting: ['waiting', 'BENCH_WAITING'],
+  waitingLevels: ['waiting-levels', 'BENCH_WAITING_LEVELS'],
+  ingestEvents: ['ingest-events', 'BENCH_INGEST_EVENTS'],
+  ingestConcurrency: ['ingest-concurrency', 'BENCH_INGEST_CONCURRENCY'],
+  sweepCustomers: ['sweep-customers', 'BENCH_SWEEP_CUSTOMERS'],
+  microDuration: ['micro-duration', 'BENCH_MICRO_DURATION_S'],
+  renderTemplates: ['render-templates', 'BENCH_RENDER_TEMPLATES'],
+  phases: ['phases', 'BENCH_PHASES'],
+};
 
 export function readSettings(argv = process.argv.slice(2), env = process.env): BenchSettings {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(Object.keys(flags).map((name) => [name, { type: 'string' as const }])),
+    options: Object.fromEntries(Object.values(flags).map(([flag]) => [flag, { type: 'string' as const }])),
   });
   const raw = Object.fromEntries(
-    Object.entries(flags).map(([name, variable]) => [name, values[name] ?? (env[variable] || undefined)]),
+    Object.entries(flags).map(([name, [flag, variable]]) => [name, (values as Record<string, string | undefined>)[flag] ?? (env[variable] || undefined)]),
   );
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `--${i.path.join('.')} (${flags[i.path[0] as keyof typeof flags]}): ${i.message}`);
+    const problems = parsed.error.issues.map((i) => {
+      const [flag, variable] = flags[i.path[0] as keyof BenchSettings];
+      return `--${flag} (${variable}): ${i.message}`;
+    });
     throw new Error(`invalid bench settings: ${problems.join('; ')}`);
   }
   return parsed.data;

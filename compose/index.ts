@@ -110,20 +110,28 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
 
   let signer: UnsubscribeSigner | undefined;
   const unsubscribeSigner = () => (signer ??= createUnsubscribeSigner(overrides.unsubscribeKeys ?? loadUnsubscribeKeys(config)));
+  const onClose = (step: () => Promise<void>) => {
+    closers.push(step);
+  };
   let deps: ActivityDeps | undefined;
-  const activityDeps = () =>
-    (deps ??= createActivityDeps({
+  const activityDeps = () => {
+    if (deps) return deps;
+    const mailer = createSmtpMailer({ url: overrides.smtpUrl ?? config.smtp.url ?? `smtp://127.0.0.1:${config.smtp.outboxPort}`, dkim: dkimOptions(config), poolSize: config.smtp.poolSize });
+    // Its pooled connections QUIT on close, after the worker (registered later) has stopped.
+    onClose(() => mailer.close());
+    return (deps = createActivityDeps({
       store,
       catalogue,
       policy,
       clock: overrides.workerClock,
       from: config.mailFrom,
-      mailer: createSmtpMailer({ url: overrides.smtpUrl ?? config.smtp.url ?? `smtp://127.0.0.1:${config.smtp.outboxPort}`, dkim: dkimOptions(config) }),
+      mailer,
       unsubscribe: unsubscribeLinks(unsubscribeSigner(), config.unsubscribe),
-      sweepSegments: (now) => journeys.sweepSegments(now),
+      sweepSegmentPage: (now, page) => journeys.sweepSegmentPage(now, page),
       routePendingEvents: (now) => journeys.routePendingEvents(now),
       metrics,
     }));
+  };
 
   return {
     config,
@@ -155,7 +163,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       if (previous) log(`segment-sweep Schedule now runs every ${config.segmentSweepEvery} (SEGMENT_SWEEP_EVERY), was every ${previous}`);
       await ensureEventRoutingSweepSchedule(temporal, config.temporal.taskQueue);
     },
-    onClose: (step) => closers.push(step),
+    onClose,
     close,
   };
 }

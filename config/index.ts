@@ -71,6 +71,7 @@ const envSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
   SMTP_URL: z.url().optional(),
   OUTBOX_PORT: port.default(1025),
+  SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
   MAIL_FROM: z.string().min(3).default('Journeys demo <hello@shop.example.com>'),
   JOURNEY_WAIT_SCALE: z.coerce.number().min(1).default(1),
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
@@ -191,6 +192,8 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
       url: e.SMTP_URL,
       outboxPort: e.OUTBOX_PORT,
       outboxDir: join(dataDir, 'outbox'),
+      /** SMTP connections each worker keeps and uses at once (see activities/smtp.ts). */
+      poolSize: e.SMTP_POOL_SIZE,
     },
     mailFrom: e.MAIL_FROM,
     waitScale: e.JOURNEY_WAIT_SCALE,

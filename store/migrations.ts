@@ -1,9 +1,12 @@
 import type Database from 'better-sqlite3';
+import { backfillSqliteSales } from './sqliteSales';
 
 export interface Migration {
   /** Never renamed or edited once released: the id is what `schema_migrations` remembers. */
   id: string;
   sql: string;
+  /** Fills what `sql` created from the rows already there, in the same transaction (e.g. figures derived from events). */
+  backfill?: (db: Database.Database) => void;
 }
 
 /**
@@ -174,6 +177,41 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX event_notes_by_customer ON event_notes (customer_id, seq);
     `,
   },
+  {
+    id: '0010_sales',
+    sql: `
+      -- Sales figures for recommendations, counted from the items of order.completed events in the
+      -- transaction that records each, so an email reads a few rows instead of thousands of orders.
+      -- Products and counts only, never a customer or an event: erasure leaves them as they are.
+      -- lines: order lines with the product (with the partner, in orders that also had sku).
+      -- last_*: the newest order (occurred_at_ms, then seq) with it and its place there, which
+      -- ranks equal counts. info: name, category, price, url, the newest order's first.
+      CREATE TABLE product_sales (
+        sku      TEXT PRIMARY KEY,
+        lines    INTEGER NOT NULL,
+        last_ms  INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_pos INTEGER NOT NULL,
+        info     TEXT NOT NULL,
+        category TEXT GENERATED ALWAYS AS (CASE json_type(info, '$.category') WHEN 'text' THEN json_extract(info, '$.category') END) VIRTUAL
+      );
+      CREATE INDEX product_sales_ranked ON product_sales (lines DESC, last_ms DESC, last_seq DESC, last_pos);
+      CREATE INDEX product_sales_by_category ON product_sales (category, lines DESC, last_ms DESC, last_seq DESC, last_pos);
+
+      -- Both ways round: (a, b) and (b, a), so the partners of a product are one range of the key.
+      CREATE TABLE co_purchases (
+        sku      TEXT NOT NULL,
+        partner  TEXT NOT NULL,
+        lines    INTEGER NOT NULL,
+        last_ms  INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_pos INTEGER NOT NULL,
+        PRIMARY KEY (sku, partner)
+      ) WITHOUT ROWID;
+    `,
+    // The orders recorded before: an upgraded store recommends as it did.
+    backfill: backfillSqliteSales,
+  },
 ];
 
 /**
@@ -195,6 +233,7 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
     for (const migration of list) {
       if (applied.has(migration.id)) continue;
       db.exec(migration.sql);
+      migration.backfill?.(db);
       record.run(migration.id);
       fresh.push(migration.id);
     }

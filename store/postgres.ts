@@ -6,6 +6,7 @@ import { postgresJourneyVersions } from './postgresJourneyVersions';
 import { postgresKeys } from './postgresKeys';
 import { migratePostgres } from './postgresMigrations';
 import { createPool, inTransaction } from './postgresPool';
+import { postgresSales } from './postgresSales';
 import { postgresSegments } from './postgresSegments';
 import { postgresSends } from './postgresSends';
 import { postgresTrust } from './postgresTrust';
@@ -68,6 +69,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     ...postgresEvents(pool),
+    ...postgresSales(pool),
     ...postgresEventNotes(pool),
 
     async recordConsent(record) {

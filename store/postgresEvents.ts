@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import type { CustomerEvent } from '../domain/customer/types';
+import { ORDER_EVENT, type CountedOrder } from '../domain/delivery/recommendations';
 import { eventDifferences, epochMs } from './eventIdentity';
 import { inTransaction, type Queryable } from './postgresPool';
+import { countPostgresSales } from './postgresSales';
 import { toEvent, type EventRow } from './rows';
 import type { RecordedEvent, Store } from './types';
 
@@ -20,13 +22,17 @@ const COLUMNS = 'id, customer_id, type, occurred_at, properties';
 /** The event log in PostgreSQL: recorded once per id, in order of arrival, routed by the sweep if routing failed. */
 export function postgresEvents(pool: pg.Pool): Pick<
   Store,
-  'recordEvent' | 'recordHistory' | 'markEventRouted' | 'unroutedEvents' | 'eventsSince' | 'eventById' | 'eventsOf' | 'latestEventsOfType'
+  'recordEvent' | 'recordHistory' | 'markEventRouted' | 'unroutedEvents' | 'eventsSince' | 'eventById' | 'eventsOf'
 > {
   const select = async (text: string, values: unknown[]) => (await pool.query<EventRow>(text, values)).rows.map(toEvent);
 
   return {
     async recordEvent(event, { occurredAtGiven = true } = {}) {
-      const [recorded] = await recordAll(pool, [event], false, occurredAtGiven);
+      // An order also counts in the sales figures, in the transaction of its insert; any other event is one statement.
+      const [recorded] =
+        event.type === ORDER_EVENT
+          ? await inTransaction(pool, (client) => recordAll(client, [event], false, occurredAtGiven))
+          : await recordAll(pool, [event], false, occurredAtGiven);
       return recorded;
     },
     async recordHistory(events) {
@@ -58,9 +64,6 @@ export function postgresEvents(pool: pg.Pool): Pick<
     async eventsOf(customerId) {
       return select(`SELECT ${COLUMNS} FROM events WHERE customer_id = $1 ORDER BY occurred_at_ms, seq`, [customerId]);
     },
-    async latestEventsOfType(type, limit) {
-      return select(`SELECT ${COLUMNS} FROM events WHERE type = $1 ORDER BY occurred_at_ms DESC, seq DESC LIMIT $2`, [type, limit]);
-    },
   };
 }
 
@@ -68,18 +71,19 @@ export function postgresEvents(pool: pg.Pool): Pick<
  * Inserts the events in one statement, in their order, keeping the first copy of every id
  * (also of an id repeated within `events`), then compares each later copy with its first.
  * Inserting waits for a concurrent insert of the same id to commit, so the read after it
- * always finds the first copy.
+ * always finds the first copy. The orders it inserts are counted in the sales figures (a
+ * duplicate counts nothing), so with orders among `events` `db` must be a transaction's client.
  */
 async function recordAll(db: Queryable, events: CustomerEvent[], asRouted: boolean, occurredAtGiven: boolean): Promise<RecordedEvent[]> {
   const occurredAtMs = events.map((event) => epochMs(event.occurredAt, 'occurredAt'));
-  const { rows } = await db.query<{ id: string }>(
+  const { rows } = await db.query<{ id: string; seq: string }>(
     `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
      SELECT e.id, e.customer_id, e.type, e.occurred_at, e.occurred_at_ms, e.properties, CASE WHEN $7 THEN now() END
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY
        AS e(id, customer_id, type, occurred_at, occurred_at_ms, properties, position)
      ORDER BY e.position
      ON CONFLICT (id) DO NOTHING
-     RETURNING id`,
+     RETURNING id, seq`,
     [
       events.map((e) => e.id),
       events.map((e) => e.customerId),
@@ -90,10 +94,15 @@ async function recordAll(db: Queryable, events: CustomerEvent[], asRouted: boole
       asRouted,
     ],
   );
-  const inserted = new Set(rows.map((row) => row.id));
+  const inserted = new Map(rows.map((row) => [row.id, Number(row.seq)]));
   const firstIndex = new Map<string, number>();
   events.forEach((event, index) => firstIndex.has(event.id) || firstIndex.set(event.id, index));
   const isFirstCopy = (event: CustomerEvent, index: number) => inserted.has(event.id) && firstIndex.get(event.id) === index;
+
+  const orders: CountedOrder[] = events.flatMap((event, index) =>
+    event.type === ORDER_EVENT && isFirstCopy(event, index) ? [{ properties: event.properties ?? {}, atMs: occurredAtMs[index], seq: inserted.get(event.id)! }] : [],
+  );
+  await countPostgresSales(db, orders);
 
   const repeated = [...new Set(events.filter((event, index) => !isFirstCopy(event, index)).map((event) => event.id))];
   const firstCopies = new Map<string, FirstCopyRow>();

@@ -1,6 +1,12 @@
 import type pg from 'pg';
 import type { Migration } from './migrations';
 import { inTransaction, lockWithin } from './postgresPool';
+import { backfillPostgresSales } from './postgresSales';
+
+export interface PostgresMigration extends Omit<Migration, 'backfill'> {
+  /** Fills what `sql` created from the rows already there, in the same transaction (e.g. figures derived from events). */
+  backfill?: (client: pg.PoolClient) => Promise<void>;
+}
 
 /**
  * The PostgreSQL schema as an append-only history, with the ids of the SQLite migrations it
@@ -12,7 +18,7 @@ import { inTransaction, lockWithin } from './postgresPool';
  * consent times arrive with any UTC offset and are sorted by their epoch milliseconds (`*_ms`);
  * `seq` columns stand for SQLite's rowid, the order of arrival.
  */
-export const postgresMigrations: readonly Migration[] = [
+export const postgresMigrations: readonly PostgresMigration[] = [
   {
     id: '0001_initial',
     sql: `
@@ -165,6 +171,33 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX event_notes_by_customer ON event_notes (customer_id, seq);
     `,
   },
+  {
+    id: '0010_sales',
+    sql: `
+      CREATE TABLE product_sales (
+        sku      text COLLATE "C" PRIMARY KEY,
+        lines    bigint NOT NULL,
+        last_ms  bigint NOT NULL,
+        last_seq bigint NOT NULL,
+        last_pos integer NOT NULL,
+        info     jsonb NOT NULL,
+        category text COLLATE "C" GENERATED ALWAYS AS (CASE WHEN jsonb_typeof(info -> 'category') = 'string' THEN info ->> 'category' END) STORED
+      );
+      CREATE INDEX product_sales_ranked ON product_sales (lines DESC, last_ms DESC, last_seq DESC, last_pos);
+      CREATE INDEX product_sales_by_category ON product_sales (category, lines DESC, last_ms DESC, last_seq DESC, last_pos);
+
+      CREATE TABLE co_purchases (
+        sku      text COLLATE "C" NOT NULL,
+        partner  text COLLATE "C" NOT NULL,
+        lines    bigint NOT NULL,
+        last_ms  bigint NOT NULL,
+        last_seq bigint NOT NULL,
+        last_pos integer NOT NULL,
+        PRIMARY KEY (sku, partner)
+      );
+    `,
+    backfill: backfillPostgresSales,
+  },
 ];
 
 /**
@@ -172,7 +205,7 @@ export const postgresMigrations: readonly Migration[] = [
  * DDL is transactional, so all of them apply in one transaction or none does; the advisory
  * lock makes a second process starting at the same moment wait, then find them applied.
  */
-export async function migratePostgres(pool: pg.Pool, list: readonly Migration[] = postgresMigrations): Promise<string[]> {
+export async function migratePostgres(pool: pg.Pool, list: readonly PostgresMigration[] = postgresMigrations): Promise<string[]> {
   return inTransaction(pool, async (client) => {
     await lockWithin(client, 'journeys.migrations', 'schema');
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -184,6 +217,7 @@ export async function migratePostgres(pool: pg.Pool, list: readonly Migration[] 
     for (const migration of list) {
       if (applied.has(migration.id)) continue;
       await client.query(migration.sql);
+      await migration.backfill?.(client);
       await client.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
       fresh.push(migration.id);
     }

@@ -8,7 +8,7 @@ interface MembershipRow {
 }
 
 /** Segment memberships in the PostgreSQL store: the current segments of each customer. */
-export function postgresSegments(pool: pg.Pool): Pick<Store, 'segmentsOf' | 'setSegments' | 'customerIds'> {
+export function postgresSegments(pool: pg.Pool): Pick<Store, 'segmentsOf' | 'setSegments' | 'customerIdsAfter'> {
   const membershipsOf = async (db: Queryable, customerId: string) =>
     (await db.query<MembershipRow>('SELECT segment_id, entered_at FROM segment_memberships WHERE customer_id = $1 ORDER BY entered_at, segment_id', [customerId])).rows;
 
@@ -33,8 +33,17 @@ export function postgresSegments(pool: pg.Pool): Pick<Store, 'segmentsOf' | 'set
         return { entered, left };
       });
     },
-    async customerIds() {
-      const { rows } = await pool.query<{ customer_id: string }>('SELECT customer_id FROM profiles UNION SELECT customer_id FROM events ORDER BY customer_id');
+    async customerIdsAfter(after, limit) {
+      // Both columns are COLLATE "C": the cursor compares in the byte order the pages are in.
+      // Each side takes at most a page from its index before the union, so late pages cost no more.
+      const { rows } = await pool.query<{ customer_id: string }>(
+        `SELECT customer_id FROM (
+           (SELECT customer_id FROM profiles WHERE customer_id > $1 ORDER BY customer_id LIMIT $2)
+           UNION
+           (SELECT DISTINCT customer_id FROM events WHERE customer_id > $1 ORDER BY customer_id LIMIT $2)
+         ) AS ids ORDER BY customer_id LIMIT $2`,
+        [after ?? '', limit],
+      );
       return rows.map((row) => row.customer_id);
     },
   };

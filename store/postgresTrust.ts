@@ -3,7 +3,11 @@ import { inTransaction } from './postgresPool';
 import { toSuppression, type SuppressionRow } from './rows';
 import type { Store } from './types';
 
-/** Every table that holds a customer's data by customer id: what erasure deletes. */
+/**
+ * Every table that holds a customer's data by customer id: what erasure deletes. The sales
+ * figures (product_sales, co_purchases) are not decremented: they hold products and counts of
+ * order lines, never a customer or an event, so nothing in them is the customer's.
+ */
 const ERASED = ['events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships'];
 
 /** The parts of the PostgreSQL store that protect customers: suppressions and erasure. */

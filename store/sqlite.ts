@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { CustomerEvent, Profile } from '../domain/customer/types';
+import { ORDER_EVENT, type CountedOrder } from '../domain/delivery/recommendations';
 import { eventDifferences, epochMs } from './eventIdentity';
 import { migrate } from './migrations';
 import { toConsent, toEvent, toJourneyRun, type ConsentRow, type EventRow, type JourneyRunRow } from './rows';
@@ -10,6 +11,7 @@ import { sqliteTrust } from './sqliteTrust';
 import { sqliteEventNotes } from './sqliteEventNotes';
 import { sqliteJourneyVersions } from './sqliteJourneyVersions';
 import { sqliteKeys } from './sqliteKeys';
+import { sqliteSales } from './sqliteSales';
 import { sqliteSends } from './sqliteSends';
 import type { RecordedEvent, RecordOptions, Store } from './types';
 
@@ -76,10 +78,6 @@ export function openSqliteStore(file: string): Store {
     markEventRouted: db.prepare<[string, string]>(
       'UPDATE events SET routed_at = coalesce(routed_at, ?) WHERE id = ?',
     ),
-    latestOfType: db.prepare<[string, number], EventRow>(
-      `SELECT id, customer_id, type, occurred_at, properties FROM events
-       WHERE type = ? ORDER BY occurred_at_ms DESC, seq DESC LIMIT ?`,
-    ),
     eventById: db.prepare<[string], EventRow>('SELECT id, customer_id, type, occurred_at, properties FROM events WHERE id = ?'),
     eventsOf: db.prepare<[string], EventRow>(
       `SELECT id, customer_id, type, occurred_at, properties FROM events
@@ -128,7 +126,13 @@ export function openSqliteStore(file: string): Store {
     }
   });
 
-  const record = (event: CustomerEvent, { occurredAtGiven = true }: RecordOptions, routedAt: string | null): RecordedEvent => {
+  const sales = sqliteSales(db);
+  /**
+   * Inserts the event unless its id is taken, and then compares it with the first copy. An
+   * order that is inserted joins `orders`, which the caller counts in the sales figures
+   * before its transaction commits: a duplicate counts nothing.
+   */
+  const record = (event: CustomerEvent, { occurredAtGiven = true }: RecordOptions, routedAt: string | null, orders: CountedOrder[]): RecordedEvent => {
     const occurredAtMs = epochMs(event.occurredAt, 'occurredAt');
     const properties = event.properties ?? {};
     const inserted = sql.insertEvent.run({
@@ -140,7 +144,10 @@ export function openSqliteStore(file: string): Store {
       properties: JSON.stringify(properties),
       routed_at: routedAt,
     });
-    if (inserted.changes === 1) return { firstSeen: true, routed: routedAt !== null };
+    if (inserted.changes === 1) {
+      if (event.type === ORDER_EVENT) orders.push({ properties, atMs: occurredAtMs, seq: Number(inserted.lastInsertRowid) });
+      return { firstSeen: true, routed: routedAt !== null };
+    }
     const first = sql.firstCopy.get(event.id);
     if (!first) throw new Error(`event ${event.id} conflicted on insert but cannot be read back`);
     const differsIn = eventDifferences(
@@ -150,8 +157,18 @@ export function openSqliteStore(file: string): Store {
     );
     return { firstSeen: false, routed: first.routed_at !== null, ...(differsIn.length > 0 && { differsIn }) };
   };
-  const recordEvent = db.transaction((event: CustomerEvent, options: RecordOptions) => record(event, options, null));
-  const recordHistory = db.transaction((events: CustomerEvent[], at: string) => events.map((event) => record(event, {}, at)));
+  const recordEvent = db.transaction((event: CustomerEvent, options: RecordOptions) => {
+    const orders: CountedOrder[] = [];
+    const recorded = record(event, options, null, orders);
+    sales.count(orders);
+    return recorded;
+  });
+  const recordHistory = db.transaction((events: CustomerEvent[], at: string) => {
+    const orders: CountedOrder[] = [];
+    const recorded = events.map((event) => record(event, {}, at, orders));
+    sales.count(orders);
+    return recorded;
+  });
 
   const trust = sqliteTrust(db);
   const segments = sqliteSegments(db);
@@ -191,9 +208,7 @@ export function openSqliteStore(file: string): Store {
     async eventsOf(customerId) {
       return sql.eventsOf.all(customerId).map(toEvent);
     },
-    async latestEventsOfType(type, limit) {
-      return sql.latestOfType.all(type, limit).map(toEvent);
-    },
+    ...sales.store,
 
     async recordConsent(record) {
       sql.insertConsent.run({

@@ -15,6 +15,8 @@ export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression'
     suppressionsOf: db.prepare<[string], SuppressionRow>('SELECT * FROM suppressions WHERE customer_id = ? ORDER BY at'),
     customersWithAddress: db.prepare<[string], { customer_id: string }>('SELECT customer_id FROM profiles WHERE lower(email) = lower(?) ORDER BY customer_id'),
     profileEmail: db.prepare<[string], { email: string }>('SELECT email FROM profiles WHERE customer_id = ?'),
+    // The sales figures (product_sales, co_purchases) are not decremented: they hold products and
+    // counts of order lines, never a customer or an event, so nothing in them is the customer's.
     erase: ['profiles', 'events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends'].map((table) =>
       db.prepare<[string]>(`DELETE FROM ${table} WHERE customer_id = ?`),
     ),

@@ -1,4 +1,5 @@
 import type { ConsentStatus, CustomerEvent, Profile } from '../domain/customer/types';
+import type { Product, RankedProduct } from '../domain/delivery/recommendations';
 import type { FrequencyLimit, SendRecheck } from '../domain/delivery/sendPolicy';
 
 // The send policy decides what a send checks and how often it may go; the store applies it.
@@ -202,8 +203,22 @@ export interface Store {
   eventById(eventId: string): Promise<CustomerEvent | undefined>;
   /** Ordered by occurredAt as an instant (any UTC offset), then by arrival. */
   eventsOf(customerId: string): Promise<CustomerEvent[]>;
-  /** The latest events of one type across all customers, newest first (e.g. orders, for recommendations). */
-  latestEventsOfType(type: string, limit: number): Promise<CustomerEvent[]>;
+
+  // Sales figures for recommendations, counted from the items of `order.completed` events in the
+  // transaction that records each (recordEvent and recordHistory; a duplicate id counts nothing),
+  // over every order ever recorded. Erasure leaves them as they are: they hold products and
+  // counts, never a customer or an event. Ranked lists put the most order lines first, equal
+  // counts by the newest order with the product, then its place in that order.
+
+  /**
+   * What was bought together with `skus` (never one of them), most first: a product's lines in
+   * orders that also had one of `skus`, summed over `skus`.
+   */
+  coPurchased(skus: string[], limit: number): Promise<RankedProduct[]>;
+  /** The best sellers of all orders, or those whose category is one of `categories`. */
+  bestSellers(categories: string[] | undefined, limit: number): Promise<RankedProduct[]>;
+  /** Those of `skus` that were ever ordered, as orders describe them (the newest order's fields first). */
+  soldProducts(skus: string[]): Promise<Product[]>;
 
   /** Keeps notes on recorded events, in one transaction; a note the store has for the same event and path stays as it was. */
   recordEventNotes(notes: EventNote[]): Promise<void>;
@@ -258,7 +273,8 @@ export interface Store {
 
   /**
    * Erases a customer: profile, events and their notes, consent ledger, journey runs and send ledger. Their
-   * suppressions stay, without the customer ID. Returns the address the profile had.
+   * suppressions stay, without the customer ID; the sales figures their orders added stay too (products and
+   * counts only). Returns the address the profile had.
    */
   eraseCustomer(customerId: string): Promise<{ email?: string }>;
 
@@ -269,8 +285,12 @@ export interface Store {
    * at `at`, those not listed leave, the rest keep their entry time. Returns what changed.
    */
   setSegments(customerId: string, segmentIds: string[], at: string): Promise<{ entered: string[]; left: string[] }>;
-  /** Every customer with a profile or an event, for the segment sweep. */
-  customerIds(): Promise<string[]>;
+  /**
+   * One page of the customers with a profile or an event, for the segment sweep: at most
+   * `limit` ids after `after` (from the first when absent), in byte order. The last id of a
+   * page is the cursor of the next, so customers added or erased meanwhile shift no page.
+   */
+  customerIdsAfter(after: string | undefined, limit: number): Promise<string[]>;
 
   /** Keeps the templates of a journey version (content hash); the first record of a version wins. */
   recordJourneyVersion(version: { journeyId: string; version: string; templates: Record<string, string> }): Promise<void>;

@@ -39,6 +39,7 @@ describe('quiet hours judged when the send attempt actually starts', () => {
       },
       { workflowId: 'cartAbandonment:night:n1', attempt: 1, scheduledAt },
     );
+    await send.close();
     expect(result).toEqual({ status: 'deferred', until: '2026-12-03T07:00:00.000Z', reason: 'quiet hours 21:00–08:00 in Europe/Berlin' });
     expect(mailbox.outbox.messages).toEqual([]);
     expect(await store.sendsOf('night')).toEqual([]);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEGMENT_SWEEP_SCHEDULE } from '../app/schedules';
 import { compose } from '../compose';
@@ -40,6 +41,8 @@ describe('the segment-sweep Schedule follows SEGMENT_SWEEP_EVERY', () => {
   it('creates it every hour, changes it to every 15 minutes when the setting says so and logs the change, and then leaves it alone', async () => {
     const first = await startRole('1h');
     expect(intervals(first.schedule)).toEqual([3_600_000]);
+    // A sweep still running when the next is due is not joined by a second one.
+    expect(first.schedule.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(first.lines).toEqual([]);
 
     const changed = await startRole('15m');
@@ -65,5 +68,29 @@ describe('the segment-sweep Schedule follows SEGMENT_SWEEP_EVERY', () => {
     const { schedule } = await startRole('30m');
     expect(intervals(schedule)).toEqual([1_800_000]);
     expect(schedule.state).toMatchObject({ paused: true, note: 'paused during the store migration' });
+  });
+
+  it('gives a Schedule that lets sweeps overlap (made by hand, or by an older version) the overlap policy skip, keeping its interval', async () => {
+    const operator = await compose(configFromEnv({ DATA_DIR: dir, TEMPORAL_ADDRESS: devServer.address }));
+    try {
+      await operator.temporal.schedule.getHandle(SEGMENT_SWEEP_SCHEDULE).delete();
+      await operator.temporal.schedule.create({
+        scheduleId: SEGMENT_SWEEP_SCHEDULE,
+        spec: { intervals: [{ every: '1h' }] },
+        action: { type: 'startWorkflow', workflowType: 'segmentSweep', taskQueue: 'journeys', args: [] },
+        policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL },
+        state: { paused: true },
+      });
+    } finally {
+      await operator.close();
+    }
+
+    const { schedule, lines } = await startRole('1h');
+    expect(schedule.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(intervals(schedule)).toEqual([3_600_000]);
+    expect(schedule.state.paused).toBe(true);
+    expect(lines).toEqual([]);
+    // And is left alone after.
+    expect((await startRole('1h')).schedule.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
   });
 });

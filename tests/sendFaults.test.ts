@@ -66,6 +66,7 @@ describe('two attempts of one send racing for its ledger row', () => {
     release();
     const [first, second] = await results;
 
+    await send.close();
     expect(smtp.messages.length).toBe(1);
     expect([first.status, second.status].sort()).toEqual(['sent', 'skipped']);
     expect((await store.sendsOf('racer')).map((s) => [s.stepId, s.status])).toEqual([['reminder1', 'sent']]);

@@ -21,11 +21,13 @@ export async function sendStepHarness(options: { store: Store; smtpUrl: string; 
   // No Temporal is reached: the composition's client connects lazily, and the activity only uses the store and SMTP.
   const app = await compose(testConfig({ quietHours: options.quietHours }), { store: options.store, smtpUrl: options.smtpUrl, workerClock: options.clock });
   const { sendStep } = createActivities(app.activityDeps());
-  return (input: SendStepInput, { workflowId, attempt, scheduledAt = new Date() }: SendAttempt) =>
+  const send = (input: SendStepInput, { workflowId, attempt, scheduledAt = new Date() }: SendAttempt) =>
     new MockActivityEnvironment({
       attempt,
       activityId: '1',
       workflowExecution: { workflowId, runId: 'run-1' },
       currentAttemptScheduledTimestampMs: scheduledAt.getTime(),
     }).run(sendStep, input) as Promise<SendStepResult>;
+  // Closing quits the mailer's pooled SMTP connections, so the test's SMTP server can close at once.
+  return Object.assign(send, { close: () => app.close() });
 }

@@ -72,18 +72,26 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
           }
           return;
         }
-        void Promise.all([options.holdReply?.(n), new Promise((resolve) => setTimeout(resolve, options.replyDelayMs ?? 0))]).then(() => callback());
+        // Replied: the transaction is over, though a pooled connection stays open for the next one.
+        void Promise.all([options.holdReply?.(n), new Promise((resolve) => setTimeout(resolve, options.replyDelayMs ?? 0))]).then(() => {
+          open.delete(session.id);
+          callback();
+        });
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: await listenOnLoopback(server),
     messages,
     transactions: () => transactions,
     inProgress: () => open.size,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Starts an SMTP server of a test on a free loopback port and returns its smtp:// URL. */
+export async function listenOnLoopback(server: SMTPServer): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.server.address();
+  return `smtp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 }

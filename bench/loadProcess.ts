@@ -1,0 +1,82 @@
+// The pure-ingest phase's load generator, in a process of its own (started by ingestPhase.ts)
+// so that building requests and reading answers does not share the API's event loop: the
+// bench process then runs the API and the store alone, as a deployed `journeys api` does.
+import { performance } from 'node:perf_hooks';
+import { offerAll, percentile } from './measure';
+
+/** What the parent asks for, as JSON in BENCH_LOAD. */
+export interface LoadSpec {
+  url: string;
+  events: number;
+  concurrency: number;
+  /** Events go to customer `${prefix}${i % customers}`, each of whom has a profile. */
+  customers: number;
+  prefix: string;
+}
+
+export interface LoadResult {
+  accepted: number;
+  failed: number;
+  /** Answers that started, signalled or ignored a journey: the event type was meant to concern none. */
+  routed: number;
+  /** From the first request to the last answer. */
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  firstError?: string;
+}
+
+export type FromLoad = { type: 'ready' } | { type: 'done'; result: LoadResult } | { type: 'failed'; message: string };
+/** go: start the load; stop: exit (sent once the parent has read this process's CPU time). */
+export type ToLoad = { type: 'go' } | { type: 'stop' };
+
+/** A page view: the most frequent event a shop sends, and one no shipped journey starts, signals or waits for. */
+export const pageView = (prefix: string, i: number, customers: number) => ({
+  id: `${prefix}view-${i}`,
+  type: 'product.viewed',
+  customerId: `${prefix}${i % customers}`,
+  occurredAt: new Date().toISOString(),
+  properties: { sku: `sku-${i % 500}`, name: `Product ${i % 500}`, category: 'accessories', price: 19.9 },
+});
+
+async function run(spec: LoadSpec): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let [failed, routed] = [0, 0];
+  let firstError: string | undefined;
+  const started = performance.now();
+  await offerAll(spec.events, spec.concurrency, async (i) => {
+    const body = JSON.stringify(pageView(spec.prefix, i, spec.customers));
+    const sent = performance.now();
+    try {
+      const response = await fetch(spec.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const answer = (await response.json()) as { started?: unknown[]; signalled?: unknown[]; ignored?: unknown[] };
+      if (response.status !== 202) throw new Error(`POST /v1/events answered ${response.status}: ${JSON.stringify(answer)}`);
+      latencies.push(performance.now() - sent);
+      if (answer.started?.length || answer.signalled?.length || answer.ignored?.length) routed++;
+    } catch (err) {
+      failed++;
+      firstError ??= (err as Error).message;
+    }
+  });
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { accepted: latencies.length, failed, routed, seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) ?? NaN, firstError };
+}
+
+if (process.env.BENCH_LOAD) {
+  const tell = (message: FromLoad) => process.send?.(message);
+  const spec = JSON.parse(process.env.BENCH_LOAD) as LoadSpec;
+  process.on('message', (message: ToLoad) => {
+    if (message.type === 'stop') process.disconnect();
+    if (message.type !== 'go') return;
+    run(spec).then(
+      (result) => tell({ type: 'done', result }),
+      (err: Error) => {
+        tell({ type: 'failed', message: err.stack ?? err.message });
+        process.disconnect();
+      },
+    );
+  });
+  tell({ type: 'ready' });
+}
