@@ -13,7 +13,7 @@ export function registerRoles(program: Command, out: (line: string) => void): vo
     });
   program
     .command('api')
-    .description('run the HTTP API role (events, profiles, consent, the unsubscribe pages) on HOST:PORT until SIGTERM')
+    .description('run the HTTP API role until SIGTERM: the private API (/v1) on HOST:PORT, the unsubscribe pages (/u) on PUBLIC_HOST:PUBLIC_PORT')
     .action(async () => {
       await runRoles()(['api'], (line) => out(`journeys api: ${line}`));
     });
