@@ -18,6 +18,14 @@ export const apiKeyInputSchema = z.object({
 const KEY_PATTERN = /^jk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** How long a key read from the store is trusted: a revocation reaches every API process within this. */
 const KEY_CACHE_MS = 5_000;
+/**
+ * How long "no key exists" is trusted, so loopback-only mode does not read the store on every
+ * request: a key created by another process (`journeys keys create`) closes loopback-only mode
+ * within this; one created by this process closes it at once (see `keysCreatedHere`).
+ */
+const NO_KEY_CACHE_MS = 1_000;
+/** Keys this process has created: a verifier's cached "no key exists" from before the latest is stale. */
+let keysCreatedHere = 0;
 
 /** The key as the store lists it, without its hash. */
 export type ApiKeySummary = Omit<ApiKey, 'secretHash'>;
@@ -34,6 +42,7 @@ export async function createApiKey(store: Store, input: unknown, now: Date): Pro
   const secret = randomBytes(32).toString('base64url');
   const record: ApiKey = { id, name, scope, secretHash: hashSecret(secret), createdAt: now.toISOString() };
   await store.createApiKey(record);
+  keysCreatedHere++;
   return { key: `jk_${id}_${secret}`, summary: summaryOf(record) };
 }
 
@@ -51,6 +60,7 @@ export type Authentication = { key: ApiKeySummary } | { refused: string };
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, { key: ApiKey | undefined; until: number }>();
   private active?: { until: number };
+  private none?: { until: number; keysCreatedHere: number };
 
   constructor(
     private readonly store: Store,
@@ -61,9 +71,11 @@ export class ApiKeyVerifier {
   async keysExist(): Promise<boolean> {
     const now = this.clock();
     if (this.active && this.active.until > now) return true;
-    // Only "some exist" is cached: the first key created closes loopback-only mode at once.
+    if (this.none && this.none.until > now && this.none.keysCreatedHere === keysCreatedHere) return false;
+    const created = keysCreatedHere;
     const exist = await this.store.hasActiveApiKeys();
     this.active = exist ? { until: now + KEY_CACHE_MS } : undefined;
+    this.none = exist ? undefined : { until: now + NO_KEY_CACHE_MS, keysCreatedHere: created };
     return exist;
   }
 

@@ -5,7 +5,7 @@ import { MARKETING_TOPIC, withdrawalReaches } from '../domain/customer/topics';
 import type { CustomerEvent, Profile } from '../domain/customer/types';
 import { withoutForeignLinks, type DroppedValue } from '../domain/delivery/linkHosts';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
-import { parseSegments, SEGMENT_ENTERED, SEGMENT_LEFT, type SegmentDefinitionInput } from '../domain/rules/segments';
+import { parseSegments, type SegmentDefinitionInput } from '../domain/rules/segments';
 import type { Catalogue } from '../journeys';
 import { noMetrics, type IngestOutcome, type MetricsRecorder } from '../observability/recorder';
 import { shippedSegments } from '../journeys/segments';
@@ -17,7 +17,7 @@ import { auditOf, erase, suppress, type AuditEntry } from './customerRecords';
 import { EventIdConflictError, parseInput, ValidationError } from './errors';
 import { historyEventSchema, recordHistory } from './history';
 import { EventRouter, workflowIdOf, type IngestResult } from './routing';
-import { SegmentTracker, type CustomerSegment, type SweepPage, type SweepPageResult, type SweepResult } from './segmentTracker';
+import { DirtySegmentsLoop, SegmentTracker, type CustomerSegment, type EmitSegmentEvent, type SweepPage, type SweepPageResult, type SweepResult } from './segmentTracker';
 import { listSends, resolveSend, type SendResolution } from './sends';
 import { Semaphore } from './semaphore';
 
@@ -73,10 +73,17 @@ export interface JourneyRunSummary {
   closedAt?: string;
 }
 
-const SEGMENT_EVENT_TYPES = new Set([SEGMENT_ENTERED, SEGMENT_LEFT]);
+/** A segment change made after the ingest that caused it: whose, and what its event started, signalled or left unstarted. */
+export interface SegmentChange {
+  customerId: string;
+  result: IngestResult;
+}
+
 /** The routing sweep leaves younger events alone, so it never races an ingest still routing the event it recorded. */
 const ROUTING_GRACE_MS = 60_000;
 const ROUTING_PAGE = 200;
+/** Segment changes `settle` keeps for its caller: the latest ones, should nobody ask. */
+const UNREPORTED_CHANGES = 1000;
 
 /** The one way into journeys: events, profiles, consent and status, for the HTTP API, the CLI and libraries. */
 export class JourneyClient {
@@ -84,13 +91,51 @@ export class JourneyClient {
   private readonly segments: SegmentTracker;
   private readonly router: EventRouter;
   private readonly metrics: MetricsRecorder;
+  /** Recomputes the segments of customers marked dirty, off the request path. */
+  private readonly segmentUpdates: DirtySegmentsLoop;
+  private readonly unreported: SegmentChange[] = [];
 
   constructor(private readonly options: JourneyClientOptions) {
     this.now = options.now ?? (() => new Date());
     this.metrics = options.metrics ?? noMetrics;
     this.segments = new SegmentTracker(options.store, parseSegments(options.segments ?? shippedSegments));
     this.router = new EventRouter({ ...options, waitScale: options.waitScale ?? 1, inFlight: new Semaphore(options.maxStartsInFlight ?? 50), now: this.now, metrics: this.metrics });
+    this.segmentUpdates = new DirtySegmentsLoop((query) => this.segments.recomputeDirty(query, this.now().toISOString(), this.emitSegmentChange));
   }
+
+  /**
+   * Starts recomputing, in the background, the segments of the customers whose events and
+   * profiles this client records (see `settle`), beginning with any an earlier process left
+   * marked. The composition starts it; without it, marks wait for `settle` or the segment sweep.
+   */
+  startSegmentUpdates(): void {
+    this.segmentUpdates.start();
+  }
+
+  /** Recomputes what this client has marked, then stops the background recomputation. */
+  stopSegmentUpdates(): Promise<void> {
+    return this.segmentUpdates.stop();
+  }
+
+  /**
+   * Segments change after the ingest that changes them returns: the event is recorded with
+   * its customer marked dirty, and the customer's segments are recomputed shortly after, in
+   * the background (about 100 ms). This waits until every customer this client has marked so
+   * far is recomputed and the segment.entered / segment.left events of the changes ingested,
+   * and returns the changes made since the last call (at most the latest 1,000), each with
+   * what its event started, signalled or left unstarted.
+   */
+  async settle(): Promise<SegmentChange[]> {
+    await this.segmentUpdates.settle();
+    return this.unreported.splice(0);
+  }
+
+  /** Ingests a segment change found by the background recomputation, keeping its answer for `settle`. */
+  private readonly emitSegmentChange: EmitSegmentEvent = async (event) => {
+    const result = await this.ingest(event);
+    this.unreported.push({ customerId: event.customerId, result });
+    if (this.unreported.length > UNREPORTED_CHANGES) this.unreported.splice(0, this.unreported.length - UNREPORTED_CHANGES);
+  };
 
   /** Records the event, then starts and signals the journeys it concerns; counted by type and outcome. */
   async ingest(input: unknown): Promise<IngestResult> {
@@ -110,12 +155,17 @@ export class JourneyClient {
     const { event: parsed, dropped } = this.withoutForeignLinks(sent);
     const now = this.now();
     const event: CustomerEvent = { ...parsed, occurredAt: parsed.occurredAt ?? now.toISOString() };
-    const problems = this.router.entriesOf(event).flatMap((entry) => entry.problem ?? []);
+    const entries = this.router.entriesOf(event);
+    const problems = entries.flatMap((entry) => entry.problem ?? []);
     if (problems.length > 0) throw new ValidationError('event', problems);
 
-    const options: RecordOptions = { occurredAtGiven: parsed.occurredAt !== undefined };
+    // One write for an event no journey can take: recorded routed already, its customer marked
+    // for segment recomputation (when a segment rule reads its type) in the same transaction.
+    const segmentsDirty = this.segments.readsEventType(event.type);
+    const options: RecordOptions = { occurredAtGiven: parsed.occurredAt !== undefined, routed: !this.router.concerns(event, entries), segmentsDirty };
     const recorded = await this.sameAsSent(await this.options.store.recordEvent(event, options), { ...event, properties: sent.properties }, dropped, options);
     if (recorded.differsIn) throw new EventIdConflictError(event.id, recorded.differsIn);
+    if (recorded.firstSeen && segmentsDirty) this.segmentUpdates.marked(event.customerId);
     await this.noteDropped(event, dropped, now);
     const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [], ...(dropped.length > 0 && { dropped }) };
     if (recorded.routed) return result;
@@ -156,7 +206,10 @@ export class JourneyClient {
       const screened = sent.map((event) => this.withoutForeignLinks(event));
       const events = screened.map(({ event }) => event);
       const now = this.now();
-      const recorded = await recordHistory(this.options.store, this.segments, events, now.toISOString());
+      // Their memberships are brought to now silently: a change a live event made before, not
+      // recomputed yet, is told first.
+      const customers = [...new Set(events.map((event) => event.customerId))];
+      const recorded = await this.segmentUpdates.afterSettling(customers, () => recordHistory(this.options.store, this.segments, events, now.toISOString()));
       const results: BatchResult['results'] = [];
       for (const [index, event] of events.entries()) {
         const { dropped } = screened[index];
@@ -210,8 +263,9 @@ export class JourneyClient {
     const sent = parseInput(profileSchema, input, 'profile');
     const { kept, dropped } = withoutForeignLinks(sent.attributes, this.options.linkHosts, 'attributes');
     const profile: Profile = { ...sent, attributes: kept };
-    await this.options.store.upsertProfiles([profile]);
-    await this.trackSegments(profile.customerId);
+    // Segments that read the profile follow in the background, as after an event (see `settle`).
+    await this.options.store.upsertProfiles([profile], { segmentsDirty: true });
+    this.segmentUpdates.marked(profile.customerId);
     return dropped.length > 0 ? { ...profile, dropped } : profile;
   }
 
@@ -253,8 +307,10 @@ export class JourneyClient {
    * ingests a segment.entered / segment.left event for each change; page by page, in this
    * process. The `segment-sweep` Schedule runs the same pages as activities (`sweepSegmentPage`).
    */
-  sweepSegments(now: Date | string = this.now(), options: { pageSize?: number } = {}): Promise<SweepResult> {
+  async sweepSegments(now: Date | string = this.now(), options: { pageSize?: number } = {}): Promise<SweepResult> {
     const at = typeof now === 'string' ? now : now.toISOString();
+    // Customers left marked (by a process that stopped before recomputing them) first, at the current time.
+    await this.segmentUpdates.settle(Infinity);
     return this.segments.sweep(at, (event) => this.ingest(event), options.pageSize);
   }
 
@@ -263,36 +319,20 @@ export class JourneyClient {
    * change found twice has one event id): the customers after `page.after`, at most
    * `page.limit`. Its `next` is the cursor of the following page, absent after the last.
    */
-  sweepSegmentPage(now: string, page: SweepPage): Promise<SweepPageResult> {
+  async sweepSegmentPage(now: string, page: SweepPage): Promise<SweepPageResult> {
+    // Up to a page of customers left marked (by a process that stopped before recomputing them) first, at the current time.
+    await this.segmentUpdates.settle(page.limit);
     return this.segments.sweepPage(new Date(now).toISOString(), (event) => this.ingest(event), page);
   }
 
   /**
-   * Starts, signals and recomputes segments for a recorded event, then marks it routed.
-   * Its age is judged as of `acceptedAt`, when it reached us: an event the routing sweep
-   * delivers late is as fresh as it was then.
+   * Starts and signals the journeys of a recorded event, then marks it routed (its segments
+   * were marked for recomputation when it was recorded). Its age is judged as of `acceptedAt`,
+   * when it reached us: an event the routing sweep delivers late is as fresh as it was then.
    */
   private async route(event: CustomerEvent, acceptedAt: Date, result: IngestResult): Promise<void> {
     await this.router.route(event, acceptedAt, result);
-    // Before marking it routed, so a crash here recomputes on the event's retry. Segment
-    // events themselves never recompute: that is what keeps a change from feeding itself.
-    if (!SEGMENT_EVENT_TYPES.has(event.type)) await this.trackSegments(event.customerId, result);
     await this.options.store.markEventRouted(event.id);
-  }
-
-  /**
-   * Recomputes one customer's segments at the current time, whatever the time of the event
-   * that prompted it; what the change events start, signal or leave unstarted is added to `result`.
-   */
-  private async trackSegments(customerId: string, result?: IngestResult): Promise<void> {
-    await this.segments.recompute(customerId, this.now().toISOString(), async (event) => {
-      const change = await this.ingest(event);
-      if (!result) return;
-      result.started.push(...change.started);
-      result.signalled.push(...change.signalled);
-      if (change.ignored) (result.ignored ??= []).push(...change.ignored);
-      if (change.routingPending) result.routingPending = true;
-    });
   }
 
   /** Writes the consent ledger first, then tells the customer's running journeys on that topic. */

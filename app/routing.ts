@@ -3,7 +3,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { DroppedValue } from '../domain/delivery/linkHosts';
-import type { SendPolicy } from '../domain/delivery/sendPolicy';
+import type { ConsentLedger, SendKind, SendPolicy } from '../domain/delivery/sendPolicy';
 import type { CustomerEvent } from '../domain/customer/types';
 import { eventMatches } from '../domain/journey/flow';
 import type { JourneyDefinition } from '../domain/journey/types';
@@ -11,7 +11,7 @@ import { readPath } from '../domain/rules/path';
 import { parseDuration } from '../domain/time/duration';
 import type { Catalogue, CatalogueJourney } from '../journeys';
 import type { MetricsRecorder } from '../observability/recorder';
-import type { Store } from '../store/types';
+import type { ConsentRecord, Store } from '../store/types';
 import { eventSignal, journeySummary, slimEvent, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 import type { Problem } from './errors';
@@ -107,6 +107,11 @@ export class EventRouter {
       });
   }
 
+  /** Whether any journey's trigger, goal or `waitFor` can take the event (`entries`: its `entriesOf`); if none can, routing it does nothing. */
+  concerns(event: CustomerEvent, entries: Entry[] = this.entriesOf(event)): boolean {
+    return entries.length > 0 || this.listenersOf(event).length > 0;
+  }
+
   /** Signals a run if it is still running; false when it has ended or never existed. */
   async signal<Args extends unknown[]>(workflowId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<boolean> {
     try {
@@ -130,7 +135,7 @@ export class EventRouter {
       return ignore('too_old', `${event.type} occurred at ${event.occurredAt} and reached journeys at ${acceptedAt.toISOString()}: ${definition.id} starts only on events at most ${maxAge} old (trigger.maxAge)`);
     }
     // No journey starts that could only end opted out; the send step checks again before every email.
-    if (await this.options.policy.consentWithdrawn(this.options.store, event.customerId, definition)) {
+    if (await this.options.policy.consentWithdrawn(this.consentLedgerOf(event.customerId, definition), event.customerId, definition)) {
       return ignore('consent_withdrawn', `${event.customerId} has withdrawn consent for ${definition.topic}`);
     }
     const workflowId = workflowIdOf(definition.id, event.customerId, entryKey);
@@ -167,6 +172,22 @@ export class EventRouter {
       if (await this.signal(workflowId, eventSignal, slimEvent(definition, event))) result.signalled.push(workflowId);
       else if (definition.reentry === 'once') ignore('entered_before', `${workflowId} has run before, and ${definition.id} takes each entry once (reentry once)`);
     }
+  }
+
+  /**
+   * The customer's consent ledger as the policy reads it for a send of this kind: every topic
+   * it checks (`all` and the journey's own) in one store read, made when first asked.
+   */
+  private consentLedgerOf(customerId: string, send: SendKind): ConsentLedger {
+    const topics = this.options.policy.consentToCheck(send).map((check) => check.topic);
+    let records: Promise<Map<string, ConsentRecord>> | undefined;
+    return {
+      consentFor: async (id, topic) => {
+        if (id !== customerId || !topics.includes(topic)) return this.options.store.consentFor(id, topic);
+        records ??= this.options.store.consentsFor(customerId, topics).then((found) => new Map(found.map((record) => [record.topic, record])));
+        return (await records).get(topic);
+      },
+    };
   }
 
   /** Keeps the templates of the version a run starts with, so it renders them to its end, whatever is deployed by then. */

@@ -22,8 +22,12 @@ export interface MemoryReport {
   /** Start → first workflow task and the first task itself, sampled from histories. */
   stages: StageTimes;
   idleRssMb: number;
+  /** The idle worker's own figures (heap, modules loaded), before the first journey. */
+  idle: WorkerStatus;
   rssMb: number;
   peakRssMb: number;
+  /** With --gc-probe on: the memory right after a full garbage collection in every thread. */
+  afterGc?: AfterGc;
   status: WorkerStatus;
   /** From the first start until memory was read. */
   cpu: CpuShares;
@@ -41,6 +45,8 @@ export interface WaitingLevel {
   seconds: number;
   rssMb: number;
   peakRssMb: number;
+  /** With --gc-probe on: the memory right after a full garbage collection in every thread. */
+  afterGc?: AfterGc;
   status: WorkerStatus;
   /** RSS growth per 1,000 more waiting journeys since the previous level (since the idle worker for the first). */
   mbPer1k: number;
@@ -49,6 +55,7 @@ export interface WaitingLevel {
 
 export interface WaitingReport {
   idleRssMb: number;
+  idle: WorkerStatus;
   levels: WaitingLevel[];
   firstError?: string;
 }
@@ -78,17 +85,18 @@ export async function memoryPhase(ctx: BenchContext): Promise<MemoryReport> {
   const taskQueue = taskQueueOf('m');
   const worker = await WorkerProcess.start({ ...ctx.worker, kind: 'journeys', taskQueue, bundlePath: ctx.bundles.journeys });
   try {
-    const idleRssMb = worker.memory().rssMb;
+    const [idleRssMb, idle] = [worker.memory().rssMb, await worker.status()];
     const journeys = await journeyClient(ctx, taskQueue, { catalogue: loadCatalogue() });
     const { waiting, concurrency } = ctx.settings;
     const cpu = startCpuMeter({ server: ctx.serverPid, worker: worker.pid, bench: process.pid });
     const { failed, firstError, startedPerSecond } = await park(journeys, 'm', 0, waiting, concurrency);
     const { status, drained, backlog } = await untilIdle(ctx.temporal, taskQueue, worker);
     const [{ rssMb, peakMb }, shares] = [worker.memory(), cpu()];
+    const afterGc = await collected(ctx, worker);
     const running = await runningOn(ctx.temporal, taskQueue);
     const runs = Array.from({ length: waiting }, (_, i) => journeys.workflowIdOf('cartAbandonment', `m${i}`, `cart${i}`));
     const stages = await stageTimes(ctx.temporal, runs);
-    return { journeys: waiting, failed, firstError, startedPerSecond, running, drained, backlog, stages, idleRssMb, rssMb, peakRssMb: peakMb, status, cpu: shares };
+    return { journeys: waiting, failed, firstError, startedPerSecond, running, drained, backlog, stages, idleRssMb, idle, rssMb, peakRssMb: peakMb, afterGc, status, cpu: shares };
   } finally {
     await worker.stop();
   }
@@ -104,7 +112,7 @@ export async function waitingPhase(ctx: BenchContext): Promise<WaitingReport> {
   const taskQueue = taskQueueOf('w');
   const worker = await WorkerProcess.start({ ...ctx.worker, kind: 'journeys', taskQueue, bundlePath: ctx.bundles.journeys });
   try {
-    const idleRssMb = worker.memory().rssMb;
+    const [idleRssMb, idle] = [worker.memory().rssMb, await worker.status()];
     const journeys = await journeyClient(ctx, taskQueue, { catalogue: loadCatalogue() });
     const levels: WaitingLevel[] = [];
     let firstError: string | undefined;
@@ -117,16 +125,32 @@ export async function waitingPhase(ctx: BenchContext): Promise<WaitingReport> {
       firstError ??= offered.firstError;
       const { status, drained, backlog } = await untilIdle(ctx.temporal, taskQueue, worker);
       const [{ rssMb, peakMb }, shares] = [worker.memory(), cpu()];
-      const running = await runningOn(ctx.temporal, taskQueue);
       const seconds = (performance.now() - started) / 1000;
-      levels.push({ journeys: level, failed, running, drained, backlog, startedPerSecond: offered.startedPerSecond, seconds, rssMb, peakRssMb: peakMb, status, mbPer1k: ((rssMb - previousRss) * 1000) / (level - parked), cpu: shares });
+      const afterGc = await collected(ctx, worker);
+      const running = await runningOn(ctx.temporal, taskQueue);
+      levels.push({ journeys: level, failed, running, drained, backlog, startedPerSecond: offered.startedPerSecond, seconds, rssMb, peakRssMb: peakMb, afterGc, status, mbPer1k: ((rssMb - previousRss) * 1000) / (level - parked), cpu: shares });
       ctx.log(`waiting: ${running} journeys waiting, worker RSS ${rssMb.toFixed(0)} MB (${seconds.toFixed(0)} s for this level)`);
       [parked, previousRss] = [level, rssMb];
     }
-    return { idleRssMb, levels, firstError };
+    return { idleRssMb, idle, levels, firstError };
   } finally {
     await worker.stop();
   }
+}
+
+/** What the worker holds once its garbage is collected: RSS, and the V8 heap used by its main and workflow threads. */
+export interface AfterGc {
+  rssMb: number;
+  heapUsedMb: number;
+  threadHeapUsedMb: number;
+}
+
+/** With --gc-probe on: the worker's memory after a full garbage collection in each of its threads. */
+async function collected(ctx: BenchContext, worker: WorkerProcess): Promise<AfterGc | undefined> {
+  if (!ctx.settings.gcProbe) return undefined;
+  await worker.collectGarbage();
+  const { heapUsedMb, threadHeapUsedMb } = await worker.status();
+  return { rssMb: worker.memory().rssMb, heapUsedMb, threadHeapUsedMb };
 }
 
 // A worker that stops making progress must not stall the whole run: once its backlog has not

@@ -1,12 +1,13 @@
 import type { CpuShares } from './cpu';
 import type { IngestReport } from './ingestPhase';
 import { median, spread } from './measure';
-import type { MemoryReport, WaitingReport } from './memoryPhase';
+import type { MemoryReport, WaitingLevel, WaitingReport } from './memoryPhase';
 import type { RulesReport, TemplateReport } from './microPhases';
 import type { PhaseReport, RoundKey } from './phases';
 import type { BenchSettings } from './settings';
 import type { StageName } from './stages';
 import type { SweepReport } from './sweepPhase';
+import type { WorkerStatus } from './workerHandle';
 
 // Targets from the performance issue; a miss is printed, never a failed process (machines differ).
 export const TARGETS = {
@@ -35,6 +36,8 @@ export interface BenchResults {
   waiting?: WaitingReport | Error;
   /** 1-minute load averages at the start and the end of the run, and the cores. */
   machine: { loadStart: number; loadEnd: number; cores: number };
+  /** What the worker processes ran (compiled JS or the sources through tsx). */
+  workerCode: string;
   totalSeconds: number;
 }
 
@@ -279,13 +282,15 @@ function memoryLines(memory: MemoryReport): string[] {
   const stage = (name: StageName) => `${num(memory.stages.stages[name].p50)}/${num(memory.stages.stages[name].p99)} ms`;
   return [
     `memory phase: ${memory.journeys - memory.failed} of ${memory.journeys} cartAbandonment journeys started at ${num(memory.startedPerSecond, 1)}/s, ${memory.running} running`,
-    `  worker RSS idle ${num(memory.idleRssMb)} MB → ${num(memory.rssMb)} MB (peak ${num(memory.peakRssMb)} MB);` +
-      ` main-thread V8 heap ${num(status.heapUsedMb)} of ${num(status.heapTotalMb)} MB (workflows run in a worker thread, not counted), external ${num(status.externalMb)} MB;` +
+    `  worker RSS idle ${num(memory.idleRssMb)} MB → ${num(memory.rssMb)} MB (peak ${num(memory.peakRssMb)} MB; anonymous ${num(status.rssAnonMb)}, file-backed ${num(status.rssFileMb)}` +
+      `${memory.afterGc ? `; after a full GC ${num(memory.afterGc.rssMb)} MB, heaps ${num(memory.afterGc.heapUsedMb)}/${num(memory.afterGc.threadHeapUsedMb)} MB` : ''});` +
+      ` V8 heap used/total: main thread ${num(status.heapUsedMb)}/${num(status.heapTotalMb)} MB, workflow thread ${num(status.threadHeapUsedMb)}/${num(status.threadHeapTotalMb)} MB; external ${num(status.externalMb)} MB;` +
       ` ${status.cachedWorkflows} workflows in the worker's cache`,
     `  ${memory.drained ? 'drained: every journey had run its first workflow task' : `NOT drained after the deadline: ${memory.backlog} workflow tasks still queued`};` +
       ` start → 1st workflow task p50/p99 ${stage('start → 1st workflow task')}, 1st workflow task ${stage('1st workflow task')},` +
       ` ${memory.stages.failedWorkflowTasks} of ${memory.stages.runs} sampled runs had a workflow task time out or fail`,
     `  CPU % srv/wkr/bench/other over the phase: ${shares(memory.cpu)}`,
+    idleLine(memory.idle),
     ...(memory.firstError ? [`  first error: ${memory.firstError}`] : []),
   ];
 }
@@ -296,13 +301,31 @@ function waitingLines(waiting: WaitingReport): string[] {
   return [
     `waiting phase: worker RSS as cartAbandonment journeys pile up on one worker (idle ${num(waiting.idleRssMb)} MB); MB per 1k = RSS growth per 1,000 more journeys since the level before (the first: since idle, warm-up included)`,
     table(
-      ['waiting', 'running', 'drained', 'started/s', 'level s', 'RSS MB', 'peak MB', 'MB per 1k', 'heap MB', 'cached wf', 'CPU % srv/wkr/bench/other'],
+      ['waiting', 'running', 'drained', 'started/s', 'level s', 'RSS MB', 'peak MB', 'MB per 1k', 'after GC: RSS (heaps)', 'anon/file MB', 'heap main/wf MB', 'cached wf', 'CPU % srv/wkr/bench/other'],
       // The first level's growth is from the idle worker, its warm-up included: shown in parentheses, not judged.
-      waiting.levels.map((l, i) => [big(l.journeys), big(l.running), l.drained ? 'yes' : `no (${l.backlog})`, num(l.startedPerSecond, 1), num(l.seconds), num(l.rssMb), num(l.peakRssMb), i === 0 ? `(${num(l.mbPer1k, 2)})` : num(l.mbPer1k, 2), num(l.status.heapUsedMb), String(l.status.cachedWorkflows), shares(l.cpu)]),
+      waiting.levels.map((l, i) => [big(l.journeys), big(l.running), l.drained ? 'yes' : `no (${l.backlog})`, num(l.startedPerSecond, 1), num(l.seconds), num(l.rssMb), num(l.peakRssMb), i === 0 ? `(${num(l.mbPer1k, 2)})` : num(l.mbPer1k, 2), l.afterGc ? `${num(l.afterGc.rssMb)} (${num(l.afterGc.heapUsedMb)}/${num(l.afterGc.threadHeapUsedMb)})` : '—', `${num(l.status.rssAnonMb)}/${num(l.status.rssFileMb)}`, `${num(l.status.heapUsedMb)}/${num(l.status.threadHeapUsedMb)}`, String(l.status.cachedWorkflows), shares(l.cpu)]),
     ),
     `  ${slopes.length === 0 ? 'one level: no slope to judge flat from linear' : flat ? 'flat: under 1 MB per 1,000 more waiting journeys past the first level' : `growing: up to ${num(Math.max(...slopes), 2)} MB per 1,000 more waiting journeys past the first level (linear would reach ${num(waiting.levels[0].rssMb + (Math.max(...slopes) * (TARGETS.waiting.journeys - waiting.levels[0].journeys)) / 1000)} MB at ${big(TARGETS.waiting.journeys)})`}`,
+    ...heldLine(waiting.levels),
+    idleLine(waiting.idle),
     ...(waiting.firstError ? [`  first error: ${waiting.firstError}`] : []),
   ];
+}
+
+/** With --gc-probe on: the growth of what the worker holds (RSS after a full GC) per 1,000 more journeys, garbage left out. */
+function heldLine(levels: WaitingLevel[]): string[] {
+  const held = levels.map((l) => l.afterGc?.rssMb);
+  if (levels.length < 2 || held.some((mb) => mb === undefined)) return [];
+  const slopes = levels.slice(1).map((l, i) => (((held[i + 1] as number) - (held[i] as number)) * 1000) / (l.journeys - levels[i].journeys));
+  return [`  held (after a full GC): ${held.map((mb) => num(mb as number)).join(' → ')} MB, up to ${num(Math.max(...slopes), 2)} MB per 1,000 more waiting journeys past the first level`];
+}
+
+/** What the idle worker held before the first journey: its main-thread heap and the modules it loaded. */
+function idleLine(idle: WorkerStatus): string {
+  return (
+    `  idle worker: RSS anonymous ${num(idle.rssAnonMb)} MB, file-backed ${num(idle.rssFileMb)} MB; V8 heap used/total: main thread ${num(idle.heapUsedMb)}/${num(idle.heapTotalMb)} MB, workflow thread ${num(idle.threadHeapUsedMb)}/${num(idle.threadHeapTotalMb)} MB; external ${num(idle.externalMb)} MB;` +
+    ` ${big(idle.modules)} modules loaded (${idle.topPackages.map(([name, count]) => `${name} ${count}`).join(', ')})`
+  );
 }
 
 export function printReport(settings: BenchSettings, results: BenchResults): void {
@@ -311,6 +334,7 @@ export function printReport(settings: BenchSettings, results: BenchResults): voi
     `\njourneys bench: ${settings.rounds} rounds of N=${settings.n} at concurrency ${settings.concurrency} and steady ${settings.rate}/s × ${settings.duration} s; ingest ${big(settings.ingestEvents)} events, ${settings.ingestConcurrency} in flight;` +
       ` sweep ${big(settings.sweepCustomers)} customers; ${big(settings.waiting)} waiting; waiting levels ${settings.waitingLevels.map(big).join(', ')}; phases ${settings.phases.join(',')}`,
     `machine: ${machine.cores} cores, load average ${num(machine.loadStart, 2)} at the start, ${num(machine.loadEnd, 2)} at the end`,
+    `workers ran ${results.workerCode}`,
     'latency = event submitted → email arrived in the SMTP server; CPU in % of one core over the phase (2 cores = 200%; "other" = processes outside the bench)\n',
   ];
   if (phases.length > 0) out.push(phaseTable(phases), '\nwhere the time went (p50/p99 ms; stages from the runs\' histories, sampled):', whereTimeWent(phases));

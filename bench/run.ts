@@ -1,20 +1,19 @@
 // `npm run bench`: event → email throughput and latency of journeys against a bare Temporal
 // baseline in interleaved rounds, pure ingest, the segment sweep, rules and templates per
 // core, two workers on one queue, and the worker's memory with journeys waiting. See bench/README.md.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { loadCatalogue } from '../journeys';
 import { startDevServer, type DevServer } from '../scripts/devServer';
 import { startOutbox } from '../scripts/outbox';
 import { temporalCliPath } from '../scripts/temporalServers';
 import { openSqliteStore } from '../store/sqlite';
 import { freePort } from '../tests/support/ports';
-import { WORKFLOWS_PATH } from '../worker';
 import { BENCH_TEMPLATES_DIR, benchWelcome } from './benchWelcome';
+import { prepareWorkerCode } from './build';
 import { findPid } from './cpu';
 import { watchOutbox } from './measure';
 import { ingestPhase } from './ingestPhase';
@@ -27,13 +26,6 @@ import { readSettings, type PhaseName } from './settings';
 import { sweepPhase } from './sweepPhase';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
-
-/** Bundles once per run; every phase's worker loads the file instead of running webpack itself. */
-async function prebuild(workflowsPath: string, file: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  writeFileSync(file, code);
-  return file;
-}
 
 /**
  * Free ports are picked before the server binds them, and on a shared machine another
@@ -68,13 +60,18 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'journeys-bench-'));
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
-    log('bundling workflows and starting the Temporal dev server');
+    // Built once per run: every phase's workers load the same files instead of running webpack themselves.
+    log(`${settings.workerCode === 'compiled' ? 'compiling the working tree, bundling workflows' : 'bundling workflows'} and starting the Temporal dev server`);
     const dbFile = join(dir, 'temporal.db');
-    const [baseline, journeys, server] = await Promise.all([
-      prebuild(join(__dirname, 'baselineWorkflow.ts'), join(dir, 'baseline-bundle.js')),
-      prebuild(WORKFLOWS_PATH, join(dir, 'journeys-bundle.js')),
-      startServer(dbFile),
-    ]);
+    const serverStarted = startServer(dbFile);
+    serverStarted.catch(() => {}); // awaited below; a failure is thrown there, not reported as unhandled meanwhile
+    const code = await prepareWorkerCode(settings.workerCode, settings.workerNodeFlags, dir, log).catch(async (err: Error) => {
+      // A failed build must not leave the dev server running.
+      await serverStarted.then((server) => server.stop(), () => {});
+      throw err;
+    });
+    const server = await serverStarted;
+    log(`workers run ${code.worker.describe}`);
     cleanups.push(() => server.stop());
     const outbox = await startOutbox();
     cleanups.push(() => outbox.close());
@@ -92,13 +89,13 @@ async function main() {
       probes,
       benchCatalogue: loadCatalogue([benchWelcome], BENCH_TEMPLATES_DIR),
       route: watchOutbox(outbox),
-      worker: { address: server.address, smtpPort: outbox.port, storeFile },
-      bundles: { baseline, journeys },
+      worker: { address: server.address, smtpPort: outbox.port, storeFile, code: code.worker },
+      bundles: code.bundles,
       serverPid: findPid(dbFile) ?? 0,
       dir,
       log,
     };
-    const results: Omit<BenchResults, 'machine' | 'totalSeconds'> = { phases: [] };
+    const results: Omit<BenchResults, 'machine' | 'workerCode' | 'totalSeconds'> = { phases: [] };
 
     // CPU alone first, while the dev server is idle.
     if (selected('rules')) results.rules = await once('rules', () => rulesPhase(settings));
@@ -129,7 +126,7 @@ async function main() {
     if (selected('memory')) results.memory = await once(`memory (${settings.waiting} waiting)`, () => memoryPhase(ctx));
     if (selected('waiting')) results.waiting = await once(`waiting (levels ${settings.waitingLevels.join(', ')})`, () => waitingPhase(ctx));
 
-    printReport(settings, { ...results, machine: { loadStart, loadEnd: loadavg()[0], cores: availableParallelism() }, totalSeconds: (performance.now() - started) / 1000 });
+    printReport(settings, { ...results, machine: { loadStart, loadEnd: loadavg()[0], cores: availableParallelism() }, workerCode: code.worker.describe, totalSeconds: (performance.now() - started) / 1000 });
   } finally {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((err: Error) => log(`while cleaning up: ${err.message}`));
   }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { WORKER_NODE_FLAGS } from '../worker';
 
 // Read once: a CLI flag wins over its environment variable, which wins over the default.
 // The defaults aim at a full run under ~15 minutes on a quiet 2-core machine (see README.md).
@@ -47,6 +48,27 @@ const schema = z.object({
   microDuration: z.coerce.number().positive().default(5),
   /** Templates the templates phase renders, "journey/template" as in the catalogue. */
   renderTemplates: templateList.default(['cartAbandonment/reminder1', 'cartAbandonment/lastChance']),
+  /**
+   * What the worker processes run: compiled JavaScript from a build the bench makes at its start
+   * (the production path, `node dist/cli/index.js worker`), or the TypeScript sources through
+   * tsx, which adds tsx's own memory (about 35 MB) to every worker's RSS.
+   */
+  workerCode: z.enum(['compiled', 'sources']).default('compiled'),
+  /**
+   * The Node flags the worker processes start with: by default the product's (WORKER_NODE_FLAGS,
+   * worker/index.ts), as a production worker is started; "none" for Node's defaults, to compare.
+   */
+  workerNodeFlags: z
+    .string()
+    .default(WORKER_NODE_FLAGS.join(' '))
+    .transform((text) => (text.trim() === 'none' ? [] : text.split(/\s+/).filter((flag) => flag !== '')))
+    .pipe(z.array(z.string().regex(/^--[a-z0-9-_]+(=\S+)?$/, 'Node flags such as --max-semi-space-size=1, or none'))),
+  /**
+   * memory and waiting: after each reading, a full garbage collection in every thread of the
+   * worker and the RSS read again, which tells garbage not yet collected from memory held.
+   * Later levels then start from a collected heap, so it is off unless asked for.
+   */
+  gcProbe: z.enum(['on', 'off']).default('off').transform((value) => value === 'on'),
   /** Which phases to run, e.g. "memory" alone while looking into the worker's memory. */
   phases: nameList(PHASES).default([...PHASES]),
 });
@@ -67,6 +89,9 @@ const flags: Record<keyof BenchSettings, [flag: string, variable: string]> = {
   sweepCustomers: ['sweep-customers', 'BENCH_SWEEP_CUSTOMERS'],
   microDuration: ['micro-duration', 'BENCH_MICRO_DURATION_S'],
   renderTemplates: ['render-templates', 'BENCH_RENDER_TEMPLATES'],
+  workerCode: ['worker-code', 'BENCH_WORKER_CODE'],
+  workerNodeFlags: ['worker-node-flags', 'BENCH_WORKER_NODE_FLAGS'],
+  gcProbe: ['gc-probe', 'BENCH_GC_PROBE'],
   phases: ['phases', 'BENCH_PHASES'],
 };
 

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { WorkerCode } from './build';
 import type { ProbeReport } from './probes';
 
 /** What the parent tells bench/workerProcess.ts to run, passed as JSON in BENCH_WORKER. */
@@ -13,6 +13,8 @@ export interface WorkerSpec {
   bundlePath: string;
   smtpPort: number;
   storeFile: string;
+  /** Compiled JavaScript (the production path) or the sources through tsx. */
+  code: WorkerCode;
 }
 
 export interface WorkerStatus {
@@ -23,31 +25,42 @@ export interface WorkerStatus {
   heapUsedMb: number;
   heapTotalMb: number;
   externalMb: number;
+  /** The workflow thread's V8 heap (the SDK runs workflows in a worker thread of its own). */
+  threadHeapUsedMb: number;
+  threadHeapTotalMb: number;
+  /** The RSS split as the kernel counts it: anonymous (V8 heaps of both threads, malloc of the Temporal core and SQLite) and file-backed (node's and the native addons' code). */
+  rssAnonMb: number;
+  rssFileMb: number;
+  /** CommonJS modules the worker process has loaded, and the packages with the most of them: what it holds besides journeys. */
+  modules: number;
+  topPackages: [name: string, modules: number][];
   probe: ProbeReport;
 }
 
-export type ToWorker = { type: 'status' } | { type: 'stop' };
-export type FromWorker = { type: 'ready' } | { type: 'status'; status: WorkerStatus } | { type: 'failed'; message: string };
+export type ToWorker = { type: 'status' } | { type: 'collect-garbage' } | { type: 'stop' };
+export type FromWorker = { type: 'ready' } | { type: 'status'; status: WorkerStatus } | { type: 'collected' } | { type: 'failed'; message: string };
 
 const MB = 1024 * 1024;
 
 /** The journey worker in its own process, so its memory is its own and not the load generator's. */
 export class WorkerProcess {
   private readonly replies: ((status: WorkerStatus) => void)[] = [];
+  private readonly collections: (() => void)[] = [];
   private readonly exited: Promise<number | null>;
 
   private constructor(private readonly child: ChildProcess) {
     this.exited = new Promise((resolve) => child.once('exit', resolve));
     child.on('message', (message: FromWorker) => {
       if (message.type === 'status') this.replies.shift()?.(message.status);
+      if (message.type === 'collected') this.collections.shift()?.();
     });
   }
 
   static async start(spec: WorkerSpec): Promise<WorkerProcess> {
-    // Plain node with tsx as a loader (not the tsx CLI, which would add a wrapper process), so
-    // the pid we read /proc for is the worker itself.
-    const child = fork(join(__dirname, 'workerProcess.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+    // Plain node (with tsx as a loader for the sources, not the tsx CLI, which would add a
+    // wrapper process), so the pid we read /proc for is the worker itself.
+    const child = fork(spec.code.entry, [], {
+      execArgv: spec.kind === 'journeys' ? [...spec.code.nodeFlags, ...spec.code.execArgv] : spec.code.execArgv,
       env: { ...process.env, BENCH_WORKER: JSON.stringify(spec) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -71,6 +84,15 @@ export class WorkerProcess {
       if (this.child.exitCode !== null) return reject(new Error('the bench worker has exited'));
       this.replies.push(resolve);
       this.child.send({ type: 'status' } satisfies ToWorker);
+    });
+  }
+
+  /** A full garbage collection in every thread of the worker: the RSS read after it is what the worker holds, not garbage. */
+  collectGarbage(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.child.exitCode !== null) return reject(new Error('the bench worker has exited'));
+      this.collections.push(resolve);
+      this.child.send({ type: 'collect-garbage' } satisfies ToWorker);
     });
   }
 

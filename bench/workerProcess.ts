@@ -1,4 +1,5 @@
 // Runs one Temporal worker for one bench phase, in its own process (started by WorkerProcess).
+import { readFileSync } from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import nodemailer from 'nodemailer';
 import { compose } from '../compose';
@@ -9,7 +10,8 @@ import { openSqliteStore } from '../store/sqlite';
 import { createBaselineActivities } from './baselineActivities';
 import { BENCH_TEMPLATES_DIR, benchWelcome } from './benchWelcome';
 import { probe, type Probes } from './probes';
-import type { FromWorker, ToWorker, WorkerSpec } from './workerHandle';
+import { watchThreadHeaps } from './threadHeaps';
+import type { FromWorker, ToWorker, WorkerSpec, WorkerStatus } from './workerHandle';
 
 const FROM = 'Bench <bench@shop.example.com>';
 const MB = 1024 * 1024;
@@ -72,30 +74,54 @@ async function baselineWorker(spec: WorkerSpec): Promise<BenchWorker> {
   };
 }
 
+function rssSplit(): { rssAnonMb: number; rssFileMb: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const mb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { rssAnonMb: mb('RssAnon'), rssFileMb: mb('RssFile') + mb('RssShmem') };
+}
+
+/** The CommonJS modules loaded, counted by package (this project's own files as "journeys"). */
+function loadedModules(): { modules: number; topPackages: [string, number][] } {
+  const files = Object.keys(require.cache);
+  const counts = new Map<string, number>();
+  for (const file of files) {
+    const at = file.lastIndexOf('/node_modules/');
+    const [scope, name] = at < 0 ? ['journeys'] : file.slice(at + '/node_modules/'.length).split('/');
+    const pkg = scope.startsWith('@') ? `${scope}/${name}` : scope;
+    counts.set(pkg, (counts.get(pkg) ?? 0) + 1);
+  }
+  return { modules: files.length, topPackages: [...counts].sort((x, y) => y[1] - x[1]).slice(0, 12) };
+}
+
 async function main() {
   const spec = JSON.parse(process.env.BENCH_WORKER ?? '') as WorkerSpec;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const probes = probe();
   const { worker, stopped, close } = spec.kind === 'journeys' ? await journeysWorker(spec, probes) : await baselineWorker(spec);
 
+  const threads = watchThreadHeaps();
+  const statusOf = async (): Promise<WorkerStatus> => {
+    const status = worker.getStatus();
+    const memory = process.memoryUsage();
+    const thread = await threads.read();
+    return {
+      cachedWorkflows: status.numCachedWorkflows,
+      inFlightActivations: status.numInFlightWorkflowActivations,
+      inFlightActivities: status.numInFlightActivities,
+      heapUsedMb: memory.heapUsed / MB,
+      heapTotalMb: memory.heapTotal / MB,
+      externalMb: memory.external / MB,
+      threadHeapUsedMb: thread.usedMb,
+      threadHeapTotalMb: thread.totalMb,
+      ...rssSplit(),
+      ...loadedModules(),
+      probe: probes.read(),
+    };
+  };
   process.on('message', (message: ToWorker) => {
     if (message.type === 'stop') worker.shutdown();
-    if (message.type === 'status') {
-      const status = worker.getStatus();
-      const memory = process.memoryUsage();
-      tell({
-        type: 'status',
-        status: {
-          cachedWorkflows: status.numCachedWorkflows,
-          inFlightActivations: status.numInFlightWorkflowActivations,
-          inFlightActivities: status.numInFlightActivities,
-          heapUsedMb: memory.heapUsed / MB,
-          heapTotalMb: memory.heapTotal / MB,
-          externalMb: memory.external / MB,
-          probe: probes.read(),
-        },
-      });
-    }
+    if (message.type === 'status') void statusOf().then((status) => tell({ type: 'status', status }));
+    if (message.type === 'collect-garbage') void threads.collectGarbage().then(() => tell({ type: 'collected' }));
   });
   probes.reset(); // the phase's figures, not start-up's
   tell({ type: 'ready' });

@@ -107,6 +107,9 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     now: overrides.clock,
     metrics,
   });
+  // Segments are recomputed in the background after the ingest that marks them; closing recomputes what is left.
+  journeys.startSegmentUpdates();
+  closers.push(() => journeys.stopSegmentUpdates());
 
   let signer: UnsubscribeSigner | undefined;
   const unsubscribeSigner = () => (signer ??= createUnsubscribeSigner(overrides.unsubscribeKeys ?? loadUnsubscribeKeys(config)));

@@ -8,7 +8,7 @@ import { ConfigError, temporalConnectionOptions, type Config } from '../config';
 import { isLoopbackHost, urlHost } from '../config/hosts';
 import { cacheDir } from '../config/cacheDir';
 import { cachedWorkflowBundle } from '../worker/bundle';
-import { createJourneyWorker } from '../worker';
+import { createJourneyWorker, limitWorkerHeapGrowth } from '../worker';
 import { serveMetrics } from '../observability/server';
 import type { Composition } from './index';
 
@@ -21,6 +21,8 @@ export interface RunningWorker {
 /** Polls the configured task queue with every journey's workflows and the activities built from the composition. */
 export async function startWorkerRole(app: Composition, log: (line: string) => void = () => {}): Promise<RunningWorker> {
   const { config, overrides } = app;
+  // This process is a worker: its heaps stay close to what they hold (see worker/index.ts).
+  limitWorkerHeapGrowth();
   await serveWorkerMetrics(app, log);
   let connection = overrides.temporal?.workerConnection;
   if (!connection) {

@@ -212,6 +212,26 @@ export const migrations: readonly Migration[] = [
     // The orders recorded before: an upgraded store recommends as it did.
     backfill: backfillSqliteSales,
   },
+  {
+    id: '0011_segment_dirty',
+    sql: `
+      -- Customers whose segments are to be recomputed: marked in the transaction that records an
+      -- event a segment rule reads (or a profile change), cleared once recomputed. The mark grows
+      -- with every mark, so clearing the mark a recomputation read leaves a later one in place.
+      CREATE TABLE segment_dirty (
+        customer_id TEXT PRIMARY KEY,
+        mark        INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- What a recomputation reads of a customer's history: the events of a type in a window, and
+      -- the latest of a type (whether one ever occurred), each a seek however long the history.
+      -- It serves what events_by_customer did (a customer's events, customers in id order), so
+      -- that one goes: an event costs no more index writes than before.
+      CREATE INDEX events_by_customer_type ON events (customer_id, type, occurred_at_ms, seq);
+      DROP INDEX events_by_customer;
+      -- Events whose routing never finished were, before this, recomputed when routed: marked now instead.
+      INSERT OR IGNORE INTO segment_dirty (customer_id, mark) SELECT DISTINCT customer_id, 1 FROM events WHERE routed_at IS NULL;
+    `,
+  },
 ];
 
 /**

@@ -32,7 +32,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   let closed = false;
 
   return {
-    async upsertProfiles(profiles) {
+    async upsertProfiles(profiles, { segmentsDirty = false } = {}) {
       if (profiles.length === 0) return;
       // One statement cannot update a row twice, so a customer listed twice merges here first,
       // as two upserts in a row would. Sorted by id, two imports lock shared rows in one order
@@ -54,6 +54,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
              ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, attributes = profiles.attributes || excluded.attributes`,
             [JSON.stringify(chunk.map((p) => ({ customer_id: p.customerId, email: p.email, attributes: p.attributes ?? {} })))],
           );
+          if (segmentsDirty) {
+            await client.query(
+              `INSERT INTO segment_dirty (customer_id, mark) SELECT unnest($1::text[]), 1
+               ON CONFLICT (customer_id) DO UPDATE SET mark = segment_dirty.mark + 1`,
+              [chunk.map((p) => p.customerId)],
+            );
+          }
         }
       });
     },
@@ -89,6 +96,14 @@ export async function openPostgresStore(url: string): Promise<Store> {
         [customerId, topic],
       );
       return rows[0] && toConsent(rows[0]);
+    },
+    async consentsFor(customerId, topics) {
+      const { rows } = await pool.query<ConsentRow>(
+        `SELECT DISTINCT ON (topic) customer_id, topic, status, source, at FROM consent_ledger
+         WHERE customer_id = $1 AND topic = ANY($2::text[]) ORDER BY topic, at_ms DESC, seq DESC`,
+        [customerId, topics],
+      );
+      return rows.map(toConsent);
     },
     async consentLedger(customerId) {
       const { rows } = await pool.query<ConsentRow>(

@@ -27,17 +27,16 @@ export function postgresEvents(pool: pg.Pool): Pick<
   const select = async (text: string, values: unknown[]) => (await pool.query<EventRow>(text, values)).rows.map(toEvent);
 
   return {
-    async recordEvent(event, { occurredAtGiven = true } = {}) {
+    async recordEvent(event, { occurredAtGiven = true, routed = false, segmentsDirty = false } = {}) {
       // An order also counts in the sales figures, in the transaction of its insert; any other event is one statement.
+      const options = { asRouted: routed, occurredAtGiven, segmentsDirty };
       const [recorded] =
-        event.type === ORDER_EVENT
-          ? await inTransaction(pool, (client) => recordAll(client, [event], false, occurredAtGiven))
-          : await recordAll(pool, [event], false, occurredAtGiven);
+        event.type === ORDER_EVENT ? await inTransaction(pool, (client) => recordAll(client, [event], options)) : await recordAll(pool, [event], options);
       return recorded;
     },
     async recordHistory(events) {
       if (events.length === 0) return [];
-      return inTransaction(pool, (client) => recordAll(client, events, true, true));
+      return inTransaction(pool, (client) => recordAll(client, events, { asRouted: true, occurredAtGiven: true, segmentsDirty: false }));
     },
     async markEventRouted(eventId) {
       // The first routing time is kept: a re-route after a crash is not news.
@@ -67,6 +66,14 @@ export function postgresEvents(pool: pg.Pool): Pick<
   };
 }
 
+interface RecordAllOptions {
+  /** Recorded as routed already (history, or an event no journey can take). */
+  asRouted: boolean;
+  occurredAtGiven: boolean;
+  /** Marks the customers of the inserted events for segment recomputation, in the same statement. */
+  segmentsDirty: boolean;
+}
+
 /**
  * Inserts the events in one statement, in their order, keeping the first copy of every id
  * (also of an id repeated within `events`), then compares each later copy with its first.
@@ -74,16 +81,25 @@ export function postgresEvents(pool: pg.Pool): Pick<
  * always finds the first copy. The orders it inserts are counted in the sales figures (a
  * duplicate counts nothing), so with orders among `events` `db` must be a transaction's client.
  */
-async function recordAll(db: Queryable, events: CustomerEvent[], asRouted: boolean, occurredAtGiven: boolean): Promise<RecordedEvent[]> {
+async function recordAll(db: Queryable, events: CustomerEvent[], { asRouted, occurredAtGiven, segmentsDirty }: RecordAllOptions): Promise<RecordedEvent[]> {
   const occurredAtMs = events.map((event) => epochMs(event.occurredAt, 'occurredAt'));
+  // The dirty marks are a data-modifying CTE of the same statement: atomic with the insert, and
+  // only for the events it inserted (a repeated id marks nothing).
   const { rows } = await db.query<{ id: string; seq: string }>(
-    `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
-     SELECT e.id, e.customer_id, e.type, e.occurred_at, e.occurred_at_ms, e.properties, CASE WHEN $7 THEN now() END
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY
-       AS e(id, customer_id, type, occurred_at, occurred_at_ms, properties, position)
-     ORDER BY e.position
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id, seq`,
+    `WITH inserted AS (
+       INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
+       SELECT e.id, e.customer_id, e.type, e.occurred_at, e.occurred_at_ms, e.properties, CASE WHEN $7 THEN now() END
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY
+         AS e(id, customer_id, type, occurred_at, occurred_at_ms, properties, position)
+       ORDER BY e.position
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id, seq, customer_id
+     ), marked AS (
+       INSERT INTO segment_dirty (customer_id, mark)
+       SELECT DISTINCT customer_id, 1 FROM inserted WHERE $8
+       ON CONFLICT (customer_id) DO UPDATE SET mark = segment_dirty.mark + 1
+     )
+     SELECT id, seq FROM inserted`,
     [
       events.map((e) => e.id),
       events.map((e) => e.customerId),
@@ -92,6 +108,7 @@ async function recordAll(db: Queryable, events: CustomerEvent[], asRouted: boole
       occurredAtMs,
       events.map((e) => JSON.stringify(e.properties ?? {})),
       asRouted,
+      segmentsDirty,
     ],
   );
   const inserted = new Map(rows.map((row) => [row.id, Number(row.seq)]));

@@ -198,6 +198,20 @@ export const postgresMigrations: readonly PostgresMigration[] = [
     `,
     backfill: backfillPostgresSales,
   },
+  {
+    id: '0011_segment_dirty',
+    sql: `
+      CREATE TABLE segment_dirty (
+        customer_id text COLLATE "C" PRIMARY KEY,
+        mark        bigint NOT NULL
+      );
+      -- Serves what events_by_customer did, and seeks by type: see the SQLite migration.
+      CREATE INDEX events_by_customer_type ON events (customer_id, type, occurred_at_ms, seq);
+      DROP INDEX events_by_customer;
+      -- Events whose routing never finished were, before this, recomputed when routed: marked now instead.
+      INSERT INTO segment_dirty (customer_id, mark) SELECT DISTINCT customer_id, 1 FROM events WHERE routed_at IS NULL ON CONFLICT DO NOTHING;
+    `,
+  },
 ];
 
 /**

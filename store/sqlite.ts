@@ -112,8 +112,9 @@ export function openSqliteStore(file: string): Store {
 
   // Attributes merge shallowly: an import that carries only some columns must not erase
   // the others. A key set to null stays, as null, so a rule can tell "cleared" from "unknown".
-  const upsertMany = db.transaction((profiles: Profile[]) => {
+  const upsertMany = db.transaction((profiles: Profile[], segmentsDirty: boolean) => {
     for (const profile of profiles) {
+      if (segmentsDirty) segments.markDirty(profile.customerId);
       const existing = sql.getAttributes.get(profile.customerId);
       const attributes = existing
         ? { ...(JSON.parse(existing.attributes) as Record<string, unknown>), ...profile.attributes }
@@ -126,13 +127,14 @@ export function openSqliteStore(file: string): Store {
     }
   });
 
+  const segments = sqliteSegments(db);
   const sales = sqliteSales(db);
   /**
    * Inserts the event unless its id is taken, and then compares it with the first copy. An
    * order that is inserted joins `orders`, which the caller counts in the sales figures
    * before its transaction commits: a duplicate counts nothing.
    */
-  const record = (event: CustomerEvent, { occurredAtGiven = true }: RecordOptions, routedAt: string | null, orders: CountedOrder[]): RecordedEvent => {
+  const record = (event: CustomerEvent, { occurredAtGiven = true, segmentsDirty = false }: RecordOptions, routedAt: string | null, orders: CountedOrder[]): RecordedEvent => {
     const occurredAtMs = epochMs(event.occurredAt, 'occurredAt');
     const properties = event.properties ?? {};
     const inserted = sql.insertEvent.run({
@@ -145,6 +147,7 @@ export function openSqliteStore(file: string): Store {
       routed_at: routedAt,
     });
     if (inserted.changes === 1) {
+      if (segmentsDirty) segments.markDirty(event.customerId);
       if (event.type === ORDER_EVENT) orders.push({ properties, atMs: occurredAtMs, seq: Number(inserted.lastInsertRowid) });
       return { firstSeen: true, routed: routedAt !== null };
     }
@@ -159,7 +162,7 @@ export function openSqliteStore(file: string): Store {
   };
   const recordEvent = db.transaction((event: CustomerEvent, options: RecordOptions) => {
     const orders: CountedOrder[] = [];
-    const recorded = record(event, options, null, orders);
+    const recorded = record(event, options, options.routed ? new Date().toISOString() : null, orders);
     sales.count(orders);
     return recorded;
   });
@@ -171,11 +174,17 @@ export function openSqliteStore(file: string): Store {
   });
 
   const trust = sqliteTrust(db);
-  const segments = sqliteSegments(db);
+  // One read transaction, so the topics are read as of one moment.
+  const consentsFor = db.transaction((customerId: string, topics: string[]) =>
+    [...new Set(topics)].flatMap((topic) => {
+      const row = sql.consentFor.get(customerId, topic);
+      return row ? [toConsent(row)] : [];
+    }),
+  );
 
   return {
-    async upsertProfiles(profiles) {
-      if (profiles.length > 0) upsertMany.immediate(profiles);
+    async upsertProfiles(profiles, { segmentsDirty = false } = {}) {
+      if (profiles.length > 0) upsertMany.immediate(profiles, segmentsDirty);
     },
     async getProfile(customerId) {
       const row = sql.getProfile.get(customerId);
@@ -223,6 +232,9 @@ export function openSqliteStore(file: string): Store {
     async consentFor(customerId, topic) {
       const row = sql.consentFor.get(customerId, topic);
       return row && toConsent(row);
+    },
+    async consentsFor(customerId, topics) {
+      return consentsFor(customerId, topics);
     },
     async consentLedger(customerId) {
       return sql.consentLedger.all(customerId).map(toConsent);

@@ -146,6 +146,49 @@ export interface RecordOptions {
    * retry without it is the same event although its arrival time differs. Default true.
    */
   occurredAtGiven?: boolean;
+  /**
+   * Record the event as routed already: no journey's trigger, goal or `waitFor` can take it,
+   * so there is no routing to finish (and none for the routing sweep to retry). Default false.
+   */
+  routed?: boolean;
+  /**
+   * Mark the customer's segments for recomputation, in the transaction that inserts the event
+   * (a repeated id marks nothing). Default false.
+   */
+  segmentsDirty?: boolean;
+}
+
+/** A customer whose segments are marked for recomputation, with the mark as it was read. */
+export interface SegmentsDirty {
+  customerId: string;
+  /** Grows with every mark: clearing the mark read leaves a later one in place. */
+  mark: number;
+}
+
+/**
+ * The events of a customer that segment rules read: `all` of them, or every event of some types
+ * in a window, and the latest of other types (which tells whether one ever occurred, or
+ * occurred in any window, without reading the rest of the history).
+ */
+export type SegmentEventsRead =
+  | 'all'
+  | {
+      /** Every event of `type` that occurred at or after `since` (all time when absent). */
+      windows: { type: string; since?: string }[];
+      /** The latest event of each of these types that occurred at or before `until`. */
+      latest: string[];
+      until: string;
+    };
+
+/** What segment rules read of one customer. */
+export interface SegmentInputs {
+  customerId: string;
+  profile?: Profile;
+  /** Ordered as `eventsOf` orders them. */
+  events: CustomerEvent[];
+  memberships: SegmentMembership[];
+  /** The customer's mark for recomputation, read with the rest; absent when not marked. */
+  dirtyMark?: number;
 }
 
 /** An event whose routing failed after it was recorded, with when it reached us. */
@@ -181,8 +224,9 @@ export interface Store {
   /**
    * Upserts by customerId, all rows in one transaction (bulk imports call it with 100k rows).
    * The email is replaced; attributes merge shallowly, so keys absent from the new row are kept.
+   * With `segmentsDirty`, the customers' segments are marked for recomputation in the same transaction.
    */
-  upsertProfiles(profiles: Profile[]): Promise<void>;
+  upsertProfiles(profiles: Profile[], options?: { segmentsDirty?: boolean }): Promise<void>;
   getProfile(customerId: string): Promise<Profile | undefined>;
   countProfiles(): Promise<number>;
 
@@ -228,6 +272,8 @@ export interface Store {
   /** Appends to the consent ledger; the latest row per customer and topic is the customer's consent. */
   recordConsent(record: ConsentRecord): Promise<void>;
   consentFor(customerId: string, topic: string): Promise<ConsentRecord | undefined>;
+  /** The latest record of each of `topics` that has one, in one read. */
+  consentsFor(customerId: string, topics: string[]): Promise<ConsentRecord[]>;
   consentLedger(customerId: string): Promise<ConsentRecord[]>;
 
   recordJourneyRun(run: JourneyRun): Promise<void>;
@@ -272,7 +318,8 @@ export interface Store {
   customersWithAddress(email: string): Promise<string[]>;
 
   /**
-   * Erases a customer: profile, events and their notes, consent ledger, journey runs and send ledger. Their
+   * Erases a customer: profile, events and their notes, consent ledger, journey runs, send ledger, segment
+   * memberships and the mark to recompute them. Their
    * suppressions stay, without the customer ID; the sales figures their orders added stay too (products and
    * counts only). Returns the address the profile had.
    */
@@ -291,6 +338,17 @@ export interface Store {
    * page is the cursor of the next, so customers added or erased meanwhile shift no page.
    */
   customerIdsAfter(after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Customers whose segments are marked for recomputation (see `RecordOptions.segmentsDirty`),
+   * with their marks: those of `customerIds` that are marked, or at most `limit` of all, in id order.
+   */
+  dirtySegments(query: { customerIds: string[] } | { limit: number }): Promise<SegmentsDirty[]>;
+  /** Clears the marks as they were read, in one transaction: a customer marked again since stays marked. */
+  clearDirtySegments(marks: SegmentsDirty[]): Promise<void>;
+  /** The customer's events a segment recomputation reads, ordered as `eventsOf` orders them, each once. */
+  segmentEvents(customerId: string, read: SegmentEventsRead): Promise<CustomerEvent[]>;
+  /** What the segment rules read of each customer (`segmentEvents`, profile, memberships), in one read; customers with nothing at all included, empty. */
+  segmentInputs(customerIds: string[], read: SegmentEventsRead): Promise<SegmentInputs[]>;
 
   /** Keeps the templates of a journey version (content hash); the first record of a version wins. */
   recordJourneyVersion(version: { journeyId: string; version: string; templates: Record<string, string> }): Promise<void>;

@@ -1,12 +1,29 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from './index';
+import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from './paths';
 
 const PROJECT_ROOT = join(__dirname, '..');
 /** Every folder whose code the interpreter could import; a change anywhere in them gives a new bundle. */
 const SOURCE_FOLDERS = ['workflows', 'domain', 'activities', 'store', 'config', 'journeys'];
+/** How bundleJourneyWorkflows builds; part of the cache key, so a change here gives a new bundle too. */
+const BUNDLE_FORMAT = 'inline-nosources-source-map';
+
+/**
+ * The interpreter's webpack bundle, as every worker of the product loads it. Its inline source
+ * map (the SDK requires one, to map workflow stack traces to files and lines) leaves out the
+ * sources' text: the SDK reads that only with `showStackTraceSources`, which journeys leaves
+ * off, and both threads of a worker would hold it (about 5 MB of RSS). Stack traces still
+ * name each file, line and column.
+ */
+export function bundleJourneyWorkflows(workflowsPath: string = WORKFLOWS_PATH): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: new DefaultLogger('WARN'),
+    webpackConfigHook: (config) => ({ ...config, devtool: BUNDLE_FORMAT }),
+  });
+}
 
 /**
  * The interpreter's webpack bundle for the code as it is, built once per content hash and
@@ -17,7 +34,7 @@ export async function cachedWorkflowBundle(cacheDir: string, log: (line: string)
   const codePath = join(cacheDir, 'workflow-bundles', `${sourcesHash()}.js`);
   if (existsSync(codePath)) return { codePath };
   log(`bundling the journey interpreter into ${codePath} (once per code change)`);
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleJourneyWorkflows();
   mkdirSync(dirname(codePath), { recursive: true });
   // Written aside and renamed, so a second worker starting at the same moment never reads half a file.
   const partial = `${codePath}.${process.pid}.partial`;
@@ -28,7 +45,7 @@ export async function cachedWorkflowBundle(cacheDir: string, log: (line: string)
 
 function sourcesHash(): string {
   const hash = createHash('sha256');
-  hash.update(JSON.parse(readFileSync(require.resolve('@temporalio/workflow/package.json'), 'utf8')).version);
+  hash.update(JSON.parse(readFileSync(require.resolve('@temporalio/workflow/package.json'), 'utf8')).version).update(BUNDLE_FORMAT);
   for (const file of SOURCE_FOLDERS.flatMap((folder) => sourceFiles(join(PROJECT_ROOT, folder)))) {
     hash.update(relative(PROJECT_ROOT, file)).update(readFileSync(file));
   }

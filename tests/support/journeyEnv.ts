@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
-import type { JourneyClient } from '../../app/journeyClient';
+import type { IngestResult, JourneyClient, SegmentChange } from '../../app/journeyClient';
 import { compose, type Composition, type Overrides } from '../../compose';
 import { startWorkerRole } from '../../compose/roles';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, PROJECT_ROOT, readConfig, type Config } from '../../config';
@@ -139,6 +139,48 @@ function followServerTime(client: JourneyClient, sync: () => Promise<void>): Jou
   });
 }
 
+/**
+ * The calls after which a customer's segments change. JourneyClient recomputes segments in the
+ * background, after the call returns; the suite waits for that (`settle`) before the call's
+ * answer is read, and reads what the segment changes started, signalled or left unstarted as
+ * part of the answer to the event that caused them, as the tests were written to.
+ */
+const SETTLED = new Set(['ingest', 'ingestBatch', 'upsertProfile']);
+
+function settlingSegments(client: JourneyClient): JourneyClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || !SETTLED.has(String(property))) return value;
+      return async (...args: unknown[]) => {
+        const answer: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        const changes = await target.settle();
+        if (property === 'ingest') foldChanges([answer as IngestResult], [customerOf(args[0])], changes);
+        if (property === 'ingestBatch') {
+          const events = (args[0] as { events?: unknown[] } | null)?.events ?? [];
+          foldChanges((answer as { results: (IngestResult | { error: string })[] }).results, events.map(customerOf), changes);
+        }
+        return answer;
+      };
+    },
+  });
+}
+
+const customerOf = (input: unknown) => (input as { customerId?: unknown } | null)?.customerId;
+
+/** Adds each customer's segment changes to the answer of their last event among `results`. */
+function foldChanges(results: (IngestResult | { error: string })[], customers: unknown[], changes: SegmentChange[]): void {
+  for (const { customerId, result: change } of changes) {
+    const index = customers.lastIndexOf(customerId);
+    const result = results[index];
+    if (!result || 'error' in result) continue;
+    result.started.push(...change.started);
+    result.signalled.push(...change.signalled);
+    if (change.ignored) (result.ignored ??= []).push(...change.ignored);
+    if (change.routingPending) result.routingPending = true;
+  }
+}
+
 export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<JourneyEnv> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -183,7 +225,8 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
     mailbox,
     app: first,
     get client() {
-      return options.now ? journeyEnv.app.journeys : followServerTime(journeyEnv.app.journeys, syncClock);
+      const client = settlingSegments(journeyEnv.app.journeys);
+      return options.now ? client : followServerTime(client, syncClock);
     },
     faults,
     async compose(overrides = {}) {
