@@ -70,6 +70,9 @@ export async function startOutbox(options: OutboxOptions = {}): Promise<Outbox> 
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
       server.off('error', reject);
+      // A client gone mid-transaction (a worker killed while sending) ends that connection, not
+      // the outbox: smtp-server reports it as a server error, which unheard would stop the process.
+      server.on('error', () => undefined);
       resolve();
     });
   });
