@@ -70,6 +70,8 @@ export interface JourneyEnv {
   app: Composition;
   client: JourneyClient;
   faults: Faults;
+  /** What the background segment recomputation did for the customer since last asked: the runs a segment change started, signalled or left unstarted. */
+  segmentChangesOf(customerId: string): IngestResult[];
   /** Another composition on this environment's store and Temporal (a client on other journeys, say), without a worker. */
   compose(overrides?: Overrides): Promise<Composition>;
   /** Stops the worker and starts a new one, and a new client, on another catalogue: a deploy of edited journeys. */
@@ -141,44 +143,23 @@ function followServerTime(client: JourneyClient, sync: () => Promise<void>): Jou
 
 /**
  * The calls after which a customer's segments change. JourneyClient recomputes segments in the
- * background, after the call returns; the suite waits for that (`settle`) before the call's
- * answer is read, and reads what the segment changes started, signalled or left unstarted as
- * part of the answer to the event that caused them, as the tests were written to.
+ * background, after the call returns; the suite waits for that (`settle`) before it goes on,
+ * so the segment events and the runs they start exist when the next line looks.
  */
 const SETTLED = new Set(['ingest', 'ingestBatch', 'upsertProfile']);
 
-function settlingSegments(client: JourneyClient): JourneyClient {
+function settlingSegments(client: JourneyClient, seen: SegmentChange[]): JourneyClient {
   return new Proxy(client, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || !SETTLED.has(String(property))) return value;
       return async (...args: unknown[]) => {
         const answer: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
-        const changes = await target.settle();
-        if (property === 'ingest') foldChanges([answer as IngestResult], [customerOf(args[0])], changes);
-        if (property === 'ingestBatch') {
-          const events = (args[0] as { events?: unknown[] } | null)?.events ?? [];
-          foldChanges((answer as { results: (IngestResult | { error: string })[] }).results, events.map(customerOf), changes);
-        }
+        seen.push(...(await target.settle()));
         return answer;
       };
     },
   });
-}
-
-const customerOf = (input: unknown) => (input as { customerId?: unknown } | null)?.customerId;
-
-/** Adds each customer's segment changes to the answer of their last event among `results`. */
-function foldChanges(results: (IngestResult | { error: string })[], customers: unknown[], changes: SegmentChange[]): void {
-  for (const { customerId, result: change } of changes) {
-    const index = customers.lastIndexOf(customerId);
-    const result = results[index];
-    if (!result || 'error' in result) continue;
-    result.started.push(...change.started);
-    result.signalled.push(...change.signalled);
-    if (change.ignored) (result.ignored ??= []).push(...change.ignored);
-    if (change.routingPending) result.routingPending = true;
-  }
 }
 
 export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<JourneyEnv> {
@@ -219,16 +200,22 @@ export async function startJourneyEnv(options: JourneyEnvOptions = {}): Promise<
 
   const first = await deploy(options.catalogue ?? loadCatalogue());
   await first.ensureSearchAttributes();
+  const segmentChanges: SegmentChange[] = [];
   const journeyEnv: JourneyEnv = {
     env,
     store,
     mailbox,
     app: first,
     get client() {
-      const client = settlingSegments(journeyEnv.app.journeys);
+      const client = settlingSegments(journeyEnv.app.journeys, segmentChanges);
       return options.now ? client : followServerTime(client, syncClock);
     },
     faults,
+    segmentChangesOf(customerId) {
+      const mine = segmentChanges.filter((change) => change.customerId === customerId);
+      segmentChanges.splice(0, segmentChanges.length, ...segmentChanges.filter((change) => change.customerId !== customerId));
+      return mine.map((change) => change.result);
+    },
     async compose(overrides = {}) {
       const app = await compose(config, { ...shared, ...overrides });
       others.push(app);
