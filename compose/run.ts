@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, configFromEnv, type Config } from '../config';
 import { urlHost } from '../config/hosts';
 import { compose } from './index';
-import { startHttpApi, startWorkerRole } from './roles';
+import { startWorkerRole } from './roles';
 
 export type Role = 'worker' | 'api';
 
@@ -32,6 +32,9 @@ export async function runRoles(roles: Role[], log: (line: string) => void): Prom
       log(`worker polling ${config.temporal.taskQueue} on ${config.temporal.address ?? 'the embedded dev server'} (ready in ${Date.now() - started} ms)`);
     }
     if (roles.includes('api')) {
+      // Required here, not imported: a worker process never loads Fastify.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startHttpApi } = require('./apiRole') as typeof import('./apiRole');
       const { access } = await startHttpApi(app);
       log(`private API on http://${urlHost(config.http.host)}:${config.http.port} (${access})`);
       log(`public listener (/u) on http://${urlHost(config.public.host)}:${config.public.port}, reached as ${config.unsubscribe.publicUrl}`);

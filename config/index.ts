@@ -198,7 +198,7 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     mailFrom: e.MAIL_FROM,
     waitScale: e.JOURNEY_WAIT_SCALE,
     maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
-    /** Journeys the worker keeps in memory between workflow tasks (about 1 MB each). */
+    /** Journeys the worker keeps in memory between workflow tasks (about 0.3 MB each). */
     maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     /** How often the segment-sweep Schedule recomputes time-based segments. */
     segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,

@@ -1,6 +1,7 @@
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { compose } from '../compose';
-import { startHttpApi, startWorkerRole } from '../compose/roles';
+import { startHttpApi } from '../compose/apiRole';
+import { startWorkerRole } from '../compose/roles';
 import { urlHost } from '../config/hosts';
 import { temporalAddress, type Config } from '../config';
 import { demoProfiles } from './demoProfiles';

@@ -7,7 +7,7 @@ import { buildHttpApi } from '../api/http';
 import { createApiKey } from '../app/apiKeys';
 import { EncryptionCodec } from '../codec/payloadCodec';
 import { compose } from '../compose';
-import { httpApi, publicApi, startHttpApi } from '../compose/roles';
+import { httpApi, publicApi, startHttpApi } from '../compose/apiRole';
 import { ConfigError, readConfig, temporalAddress } from '../config';
 import type { ApiKeyScope } from '../store/types';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../config';
 import { requiredEnv } from './support/journeyEnv';
+import { freeStackPorts } from './support/devStack';
 import { freePort } from './support/ports';
 
 // `npm start` as a user runs it, in a process of its own, so it can be killed the way a crash
@@ -41,11 +42,7 @@ async function settings() {
   dataDirs.push(dataDir);
   return {
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    PUBLIC_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    OUTBOX_PORT: String(await freePort()),
+    ...(await freeStackPorts()),
   };
 }
 

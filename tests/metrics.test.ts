@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compose, type Composition } from '../compose';
-import { httpApi } from '../compose/roles';
+import { httpApi } from '../compose/apiRole';
 import { PROJECT_ROOT, readConfig } from '../config';
 import { cacheDir } from '../config/cacheDir';
 import { startDevServer, type DevServer } from '../scripts/devServer';

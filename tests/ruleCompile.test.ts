@@ -5,24 +5,12 @@ import { computeRfm } from '../domain/rules/rfm';
 import type { Comparison, Rule } from '../domain/rules/types';
 import { loadCatalogue } from '../journeys';
 import { shippedSegments } from '../journeys/segments';
+import { random, type Random } from './support/random';
 
 // The compiled evaluation (rules compiled once per rule object, histories indexed once per
 // events array) against the reference, which computes everything on every call: the same
 // traces, to the last character, and the same errors, over rules and facts drawn at random.
 
-/** A small deterministic generator, so a failure names a seed that reproduces it. */
-function random(seed: number) {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)];
-  return { next, pick, chance: (p: number) => next() < p };
-}
-type Random = ReturnType<typeof random>;
 
 const NOWS = ['2024-06-10T12:00:00.000Z', '2024-06-10T12:00:00Z', '2024-06-12T08:30:00.000Z'];
 const ago = (now: string, days: number) => new Date(Date.parse(now) - days * 86_400_000).toISOString();

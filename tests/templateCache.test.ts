@@ -2,6 +2,7 @@ import { compile } from 'html-to-text';
 import { describe, expect, it } from 'vitest';
 import { createLiquid, createTemplateRenderer, splitFrontMatter, TemplateError, type RenderedEmail } from '../domain/delivery/templates';
 import { loadCatalogue } from '../journeys';
+import { random, type Random } from './support/random';
 
 // The renderer parses each template once and renders the parsed form through closures (see
 // domain/delivery/templates.ts); here, against the way it rendered before: a LiquidJS without a
@@ -55,17 +56,6 @@ async function outcome(render: () => Promise<RenderedEmail>): Promise<unknown> {
 /** The reference's error names no variable (the renderer adds it); compare the rest. */
 const withoutVariable = (result: unknown) => (result && typeof result === 'object' && 'error' in result ? { error: (result as { error: string }).error } : result);
 
-function random(seed: number) {
-  let state = seed >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  return { next, pick: <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)], chance: (p: number) => next() < p };
-}
-type Random = ReturnType<typeof random>;
 
 const item = (r: Random, i: number) => ({
   sku: `sku-${i}`,

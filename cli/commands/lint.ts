@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { require as tsxRequire } from 'tsx/cjs/api';
 import { lintCatalogue, type LintableCatalogue } from '../../domain/authoring/journeyLint';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../../journeys';
 import { UsageError } from '../usageError';
@@ -17,6 +16,9 @@ export function lintableFromDir(dir: string): LintableCatalogue {
   let definitions: unknown;
   try {
     // Definitions are TypeScript: tsx compiles them on load, from the CLI and from tests alike.
+    // tsx (and esbuild) only when lint reads a folder of journeys, not in every command of the compiled CLI.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { require: tsxRequire } = require('tsx/cjs/api') as typeof import('tsx/cjs/api');
     const module = tsxRequire(folder, __filename) as { journeys?: unknown; shippedJourneys?: unknown };
     definitions = module.journeys ?? module.shippedJourneys;
   } catch (err) {

@@ -9,11 +9,7 @@ import { freePort } from './ports';
 export async function devStackConfig(dataDir: string, settings: Record<string, string> = {}): Promise<Config> {
   return configFromEnv({
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    PUBLIC_PORT: String(await freePort()),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    OUTBOX_PORT: String(await freePort()),
+    ...(await freeStackPorts()),
     JOURNEY_WAIT_SCALE: '14400',
     // Quiet hours follow the wall clock, which a scaled demo does not: off, so the run passes at any hour.
     QUIET_HOURS: 'off',
@@ -31,4 +27,15 @@ export async function eventually<T>(read: () => Promise<T>, ok: (value: T) => bo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A free port for each listener of a whole stack, as the settings that move them. */
+export async function freeStackPorts(): Promise<Record<'PORT' | 'PUBLIC_PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT' | 'OUTBOX_PORT', string>> {
+  return {
+    PORT: String(await freePort()),
+    PUBLIC_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    OUTBOX_PORT: String(await freePort()),
+  };
 }
