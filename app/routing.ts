@@ -12,7 +12,7 @@ import { parseDuration } from '../domain/time/duration';
 import type { Catalogue, CatalogueJourney } from '../journeys';
 import type { MetricsRecorder } from '../observability/recorder';
 import type { ConsentRecord, Store } from '../store/types';
-import { eventSignal, journeySummary, slimEvent, type JourneyInput } from '../workflows/messages';
+import { eventSignal, INTERPRETER, journeySummary, slimEvent, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 import type { Problem } from './errors';
 import type { Semaphore } from './semaphore';
@@ -142,7 +142,7 @@ export class EventRouter {
     const coolingUntil = await this.coolingUntil(definition, workflowId, event);
     if (coolingUntil) return ignore('cooling_down', `the previous run of ${workflowId} ended less than its reentry cooldown before the event: a new one may start from ${coolingUntil}`);
     const priorGoal = await this.priorGoalOf(definition, event, entryKey);
-    const input: JourneyInput = { definition, version, customerId: event.customerId, entryKey, entryEvent: slimEvent(definition, event), ...(priorGoal && { priorGoal: slimEvent(definition, priorGoal) }), waitScale: this.options.waitScale };
+    const input: JourneyInput = { definition, version, customerId: event.customerId, entryKey, entryEvent: slimEvent(definition, event), ...(priorGoal && { priorGoal: slimEvent(definition, priorGoal) }), waitScale: this.options.waitScale, interpreter: INTERPRETER };
     await this.options.store.recordJourneyRun({ workflowId, journeyId: definition.id, customerId: event.customerId, topic: definition.topic, startedAt: event.occurredAt });
     await this.pinTemplates(journey);
     try {

@@ -5,7 +5,7 @@ import type { CustomerEvent } from '../domain/customer/types';
 import type { JourneyDefinitionInput } from '../domain/journey/types';
 import { loadCatalogue, shippedJourneys, TEMPLATES_DIR } from '../journeys';
 import type journey from '../workflows';
-import { eventSignal, stateQuery, type JourneyInput } from '../workflows/messages';
+import { eventSignal, INTERPRETER, stateQuery, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 import { FIXTURE_TEMPLATES, reviewRequest, waitUntilEventDate } from './fixtures/journeys';
 import { startJourneyEnv, type JourneyEnv } from './support/journeyEnv';
@@ -249,6 +249,23 @@ describe('a goal recorded before the journey started', () => {
     expect((await historyEvents(workflowId)).filter((e) => e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes)).toEqual([]);
     await t.env.sleep(2 * HOUR);
     expect(await t.store.sendsOf('early')).toEqual([]);
+  });
+});
+
+describe('runs started by this client carry the interpreter in their input', () => {
+  it('take every interpreter change without a patch marker: no marker, no TemporalChangeVersion upsert, JourneyStep upserted only when the step changes', async () => {
+    await customer('markers');
+    await t.client.ingest(cart('markers', 'cart-m', shoes));
+    const workflowId = 'cartAbandonment:markers:cart-m';
+    expect((await inputOf(workflowId)).interpreter).toBe(INTERPRETER);
+    await t.env.sleep(HOUR + MINUTE);
+    await t.mailbox.waitForCount(1, { to: 'markers@example.com' });
+    await until('reminder 1 is recorded', async () => ((await handle(workflowId).query(stateQuery)).currentStep === 'waitBeforeReminder2' ? true : undefined));
+    const events = await historyEvents(workflowId);
+    expect(events.filter((e) => e.markerRecordedEventAttributes)).toEqual([]);
+    const upserted = events.flatMap((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}));
+    // The start set JourneyStep to waitBeforeReminder1; the send and the next wait each change it once.
+    expect(upserted).toEqual([JOURNEY_STEP.name, JOURNEY_STEP.name]);
   });
 });
 

@@ -17,14 +17,16 @@ export function journeyWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 /**
- * The V8 young generation (per semi-space, in MB) of a worker process. V8's default lets it
- * grow to 16 MB per semi-space, 32 MB per thread, in each of the worker's two threads (the
- * main one: activities, the SDK's plumbing; the workflow thread: every journey's code), and a
- * worker keeps them grown: RSS that holds nothing but short-lived garbage. The workflow thread
- * gets it from createJourneyWorker; the main thread only from the command line, so a worker is
- * started as `node --max-semi-space-size=1 dist/cli/index.js worker` (WORKER_NODE_FLAGS).
+ * The V8 young generation (per semi-space, in MB) of a worker's two threads. V8's default lets
+ * it grow to 16 MB per semi-space, 32 MB per thread, and a worker keeps them grown: RSS that
+ * holds nothing but short-lived garbage. The workflow thread (every journey's code, a V8 isolate
+ * createJourneyWorker makes) allocates little per task and gets 1 MB. The main thread runs the
+ * activities, whose sends allocate far more: at 1 MB it spent a fifth of its time in GC and the
+ * bench's (b) phase lost 10–20 % of its throughput, so it gets 4 MB, from the command line
+ * only: a worker is started as `node --max-semi-space-size=4 dist/cli/index.js worker`
+ * (WORKER_NODE_FLAGS).
  */
-export const WORKER_SEMI_SPACE_MB = 1;
+export const WORKER_SEMI_SPACE_MB = { workflowThread: 1, mainThread: 4 };
 
 /**
  * How far (in %) a V8 heap of the worker process may grow past what its last full GC kept
@@ -41,7 +43,7 @@ export const WORKER_SEMI_SPACE_MB = 1;
 export const WORKER_HEAP_GROWING_PERCENT = 30;
 
 /** The Node flags a worker process is started with: `node ${WORKER_NODE_FLAGS} dist/cli/index.js worker`. */
-export const WORKER_NODE_FLAGS = [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+export const WORKER_NODE_FLAGS = [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB.mainThread}`];
 
 export interface JourneyWorkerOptions {
   connection: NativeConnection;
@@ -92,22 +94,30 @@ export function limitWorkerHeapGrowth(): void {
 
 /** Whether the process was started with this V8 flag (on its command line or in NODE_OPTIONS). */
 function nodeFlagChosen(name: string): boolean {
+  return nodeFlags(name).length > 0;
+}
+
+/** The value the process was started with for a `--name=value` V8 flag, if any. */
+function nodeFlagValue(name: string): string | undefined {
+  return nodeFlags(name).at(-1)?.split('=')[1];
+}
+
+function nodeFlags(name: string): string[] {
   const pattern = new RegExp(`^--${name.replace(/-/g, '[-_]')}\\b`);
-  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => pattern.test(flag));
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((flag) => pattern.test(flag));
 }
 
 /**
  * Creates the worker, whose workflow thread (a V8 isolate of its own, made inside Worker.create)
  * then gets the small young generation of WORKER_SEMI_SPACE_MB: V8 reads the flag when it makes
- * an isolate, and the flag goes back to its default afterwards, so nothing else in the process
- * is touched. A process started with --max-semi-space-size of its own keeps the operator's choice.
+ * an isolate, and the flag goes back to what the process started with afterwards, so nothing
+ * else in the process is touched.
  */
 async function withSmallWorkflowThreadHeap<T>(create: () => Promise<T>): Promise<T> {
-  if (nodeFlagChosen('max-semi-space-size')) return create();
-  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB.workflowThread}`);
   try {
     return await create();
   } finally {
-    setFlagsFromString('--max-semi-space-size=0'); // 0: V8's own sizing
+    setFlagsFromString(`--max-semi-space-size=${nodeFlagValue('max-semi-space-size') ?? 0}`); // 0: V8's own sizing
   }
 }

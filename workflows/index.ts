@@ -21,7 +21,10 @@ export { segmentSweep } from './segmentSweep';
 export { eventRoutingSweep } from './eventRoutingSweep';
 export { resendEmail } from './resendEmail';
 
-/** Patch ids. Runs that started before a patch keep the behaviour they started with. */
+/**
+ * Patch ids. Runs that started before a patch keep the behaviour they started with; runs whose
+ * input carries interpreter 1 or later take these three without a marker.
+ */
 const CONTINUE_AS_NEW = 'continue-as-new';
 const LATEST_ENTRY_EVENT = 'latest-entry-event-wins';
 const NO_REDUNDANT_UPSERT = 'no-redundant-step-upsert';
@@ -43,7 +46,9 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   const { definition, customerId, entryKey, resume } = input;
   // Decided once, at the start: a run that began before journeys could continue as new must
   // not start doing it in the middle of a replay.
-  const mayContinueAsNew = patched(CONTINUE_AS_NEW);
+  /** Whether the run takes a change: from its input if it started with interpreter `since` or later, else by the change's patch marker. */
+  const takes = (since: number, patchId: string) => (input.interpreter ?? 0) >= since || patched(patchId);
+  const mayContinueAsNew = takes(1, CONTINUE_AS_NEW);
   const steps = new Map(definition.steps.map((step) => [step.id, step]));
   const state: JourneyState = {
     journeyId: definition.id,
@@ -142,7 +147,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     if (!sameEntry(event)) return;
     if (event.type === definition.trigger.event) {
       // Events can arrive out of order: an older cart update arriving late must not replace the cart the customer has now.
-      if (Date.parse(event.occurredAt) < Date.parse(entryEvent.occurredAt) && patched(LATEST_ENTRY_EVENT)) {
+      if (Date.parse(event.occurredAt) < Date.parse(entryEvent.occurredAt) && takes(1, LATEST_ENTRY_EVENT)) {
         tell(`${event.type} at ${event.occurredAt} is older than the one the journey has (${entryEvent.occurredAt}): kept that one`);
         return;
       }
@@ -173,7 +178,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     state.currentStep = current.id;
     if (historyIsLong()) await continueAsNew();
     // The start (and continue-as-new) already set JourneyStep to this step: upserting it again only lengthens the history.
-    if (current.id !== shownStep || !patched(NO_REDUNDANT_UPSERT)) {
+    if (current.id !== shownStep || !takes(1, NO_REDUNDANT_UPSERT)) {
       upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
       shownStep = current.id;
     }

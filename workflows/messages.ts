@@ -23,7 +23,19 @@ export interface JourneyInput {
   waitScale: number;
   /** Set when the run continues an earlier run of the journey (continue-as-new), with where that run was. */
   resume?: JourneyResume;
+  /**
+   * The interpreter changes this run takes from its start (INTERPRETER when the client started
+   * it). Absent in runs started before: they decide each change by its `patched()` marker.
+   */
+  interpreter?: number;
 }
+
+/**
+ * Every change of the interpreter up to this one is taken by runs that carry it in their input,
+ * with no patch marker: each marker costs a search-attribute upsert, a write on the server's
+ * visibility store, in the first task of every run (README, "Changing the interpreter").
+ */
+export const INTERPRETER = 1;
 
 /**
  * What a journey carries into the run it continues as once its history grows long: enough
