@@ -1,18 +1,25 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { SWEEP_PAGE_SIZE, type SweepPage, type SweepPageResult, type SweepProgress } from '../app/segmentTracker';
 import type { SendPolicy } from '../domain/delivery/sendPolicy';
+import type { EmailTracker } from '../domain/delivery/tracking';
 import type { TemplateRenderer } from '../domain/delivery/templates';
 import type { MetricsRecorder } from '../observability/recorder';
 import type { Store } from '../store/types';
 import { createBranchStep } from './branchStep';
+import { createRecordExposure } from './recordExposure';
 import { createResendStep } from './resendStep';
 import { createResolveWait } from './resolveWait';
 import { createSendStep } from './sendStep';
 import type { Mailer } from './smtp';
 import { createTagProfile } from './tagProfile';
+import { createScoreModels } from './scoreModels';
+import { createTrainScores } from './trainScores';
 
 export type { SendStepInput, SendStepResult } from './sendStep';
 export type { TagProfileInput, TagProfileResult } from './tagProfile';
+export type { RecordExposureInput } from './recordExposure';
+export type { ScoreModelsInput, ScoreModelsResult } from './scoreModels';
+export type { TrainScoresInput, TrainScoresResult } from './trainScores';
 
 /** Where a customer's unsubscribe link and headers point, for one topic. */
 export interface UnsubscribeLinks {
@@ -33,6 +40,8 @@ export interface ActivityDeps {
   pinnedTemplates: (journeyId: string, version: string) => Promise<TemplateRenderer | undefined>;
   policy: SendPolicy;
   unsubscribe: (customerId: string, topic: string) => UnsubscribeLinks;
+  /** Adds the open pixel and tracked links to marketing email; absent when TRACKING=off. */
+  tracking?: EmailTracker;
   /** Recomputes one page of customers' time-based segments as of `now`, emitting segment.entered / segment.left (JourneyClient.sweepSegmentPage). */
   sweepSegmentPage: (now: string, page: SweepPage) => Promise<SweepPageResult>;
   /** Routes events recorded over a minute before `now` whose routing failed (JourneyClient.routePendingEvents). */
@@ -48,8 +57,11 @@ export function createActivities(deps: ActivityDeps) {
     resolveWait: createResolveWait(deps),
     branchStep: createBranchStep(deps),
     tagProfile: createTagProfile(deps),
+    recordExposure: createRecordExposure(deps),
     sweepSegments: createSweepSegments(deps),
     routePendingEvents: ({ now }: { now: string }) => deps.routePendingEvents(now),
+    trainScores: createTrainScores(deps),
+    scoreModels: createScoreModels(deps),
   };
 }
 

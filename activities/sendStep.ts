@@ -29,6 +29,10 @@ export interface SendStepInput {
   version?: string;
   /** The journey's entry event as last updated (e.g. the latest cart). */
   event: CustomerEvent;
+  /** False: the journey's emails carry no open pixel and no tracked links (`tracking: false` in its definition). */
+  tracking?: boolean;
+  /** The variant each `split` step before this one assigned, by step id: recorded with the email's tracking. */
+  variants?: Record<string, string>;
 }
 
 export type SendStepResult =
@@ -47,7 +51,8 @@ export type SendStepResult =
  * fault before it is safe to retry. A retry that finds `sent` reports the recorded result;
  * one that finds another attempt's `sending` cannot know whether the server took the
  * email, so the row goes `in_doubt` for an operator and nothing is sent again: a missing
- * reminder is better than a duplicate.
+ * reminder is better than a duplicate. A tracked email's links are recorded by the claim, in its
+ * transaction, so the click redirect knows exactly the links of the email that went out.
  */
 export function createSendStep(deps: ActivityDeps) {
   return async function sendStep(input: SendStepInput): Promise<SendStepResult> {
@@ -132,17 +137,21 @@ export function createSendStep(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(err.message, 'TemplateError');
       });
     const messageId = `<${createHash('sha256').update(`${key.workflowId}/${key.stepId}`).digest('hex').slice(0, 32)}@journeys>`;
+    // Marketing email only, unless TRACKING=off or the journey says `tracking: false`; a receipt stays as written.
+    const tracked = deps.tracking && !key.transactional && input.tracking !== false ? deps.tracking.track(email.html, key) : undefined;
     const message = await deps.mailer.compose({
       from: deps.from,
       to: profile.email,
       subject: email.subject,
-      html: email.html,
+      html: tracked?.html ?? email.html,
       text: email.text,
       messageId,
-      headers: { ...links.headers, 'X-Journey': key.journeyId, 'X-Journey-Step': key.stepId },
+      // Postmark's webhooks name a message by its own id, and by our Message-ID only through this metadata header.
+      headers: { ...links.headers, 'X-Journey': key.journeyId, 'X-Journey-Step': key.stepId, 'X-PM-Metadata-MessageID': messageId },
     });
 
-    const claim = { workflowId: key.workflowId, stepId: key.stepId, from: 'reserved' as const, owner: attempt.owner, at, template: decision.choice, messageId };
+    const tracking = tracked && { links: tracked.links, variants: input.variants ?? {} };
+    const claim = { workflowId: key.workflowId, stepId: key.stepId, from: 'reserved' as const, owner: attempt.owner, at, template: decision.choice, messageId, tracking };
     try {
       await deliver(deps.mailer, message, { ...claim, recheck: deps.policy.recheck(input, profile.email) }, deps.store);
     } catch (err) {

@@ -18,8 +18,11 @@ declare module 'fastify' {
 
 const NO_KEYS = 'no API key exists yet, so this API answers requests from this machine only; create one with `journeys keys create --name NAME --scope ingest|read|admin`';
 
-/** Requires a bearer key with the route's scope, or, while no key exists, a caller on loopback. */
-export function registerApiKeyAuth(app: FastifyInstance, verifier: ApiKeyVerifier): void {
+/**
+ * Requires a bearer key with the route's scope, or, while no key exists, a caller on loopback.
+ * `sessionKeyOf` finds the key a browser session holds, for pages a browser navigates to.
+ */
+export function registerApiKeyAuth(app: FastifyInstance, verifier: ApiKeyVerifier, sessionKeyOf?: (request: FastifyRequest) => string | undefined): void {
   app.decorateRequest('apiKey', undefined);
   app.addHook('onRoute', (route) => {
     if (route.config?.scope === undefined && route.url !== '/healthz' && route.method !== 'OPTIONS' && route.method !== 'HEAD') {
@@ -33,7 +36,7 @@ export function registerApiKeyAuth(app: FastifyInstance, verifier: ApiKeyVerifie
       if (fromLoopback(request)) return;
       return refuse(reply, 401, 'unauthorized', NO_KEYS);
     }
-    const presented = bearerOf(request);
+    const presented = bearerOf(request) ?? sessionKeyOf?.(request);
     if (presented === undefined) return refuse(reply, 401, 'unauthorized', 'send an API key as "Authorization: Bearer <key>"');
     const result = await verifier.verify(presented);
     if ('refused' in result) return refuse(reply, 401, 'unauthorized', result.refused);
@@ -59,8 +62,13 @@ export function fromLoopback(request: FastifyRequest): boolean {
 }
 
 function bearerOf(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  return match?.[1];
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match) return match[1];
+  // HTTP Basic with the key as user name and no password: how Segment's HTTP API and CDP destinations send a write key.
+  const basic = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(header);
+  const user = basic && Buffer.from(basic[1], 'base64').toString('utf8').split(':')[0];
+  return user || undefined;
 }
 
 function forbidden(key: ApiKeySummary, scope: ApiKeyScope): string {

@@ -14,9 +14,14 @@ import { batchModeSchema, type JourneyClient } from '../app/journeyClient';
 import type { Store } from '../store/types';
 import { registerApiKeyAuth, requireScope } from './auth';
 import { codecAuthorizer, registerCodecRoutes, type CodecRoutesOptions } from './codec';
+import { registerDashboard } from './dashboard/routes';
+import { DashboardSessions } from './dashboard/sessions';
 import { registerMetricsRoute } from './metrics';
 import { collectOpenApi } from './openapi';
 import { createServer, type ErrorBody, type ServerOptions } from './server';
+import { registerScoreRoutes } from './scores';
+import { registerReportRoutes } from './reports';
+import { registerSourceRoutes, type SourceRoutesOptions } from './sources';
 
 export interface HttpApiOptions extends Omit<ServerOptions, 'rateLimit'> {
   journeys: JourneyClient;
@@ -30,6 +35,8 @@ export interface HttpApiOptions extends Omit<ServerOptions, 'rateLimit'> {
   metrics?: Registry;
   /** The clock key expiry and creation use; tests move it. */
   now?: () => Date;
+  /** The secrets (and, for tests, the webhook mappings) of /v1/sources/*; absent: those routes answer that they are not configured. */
+  sources?: Omit<SourceRoutesOptions, 'journeys' | 'now'>;
 }
 
 /** Most events one batch may carry: a larger one gets 413, to be sent in parts. */
@@ -47,17 +54,19 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   const verifier = new ApiKeyVerifier(options.store, () => now().getTime());
   const limit = options.rateLimit && { ...options.rateLimit, keyOf: (request: FastifyRequest) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`) };
   const server = createServer({ bodyLimit: options.bodyLimit, logger: options.logger, listenHost: options.listenHost, rateLimit: limit });
-  registerApiKeyAuth(server, verifier);
+  const sessions = new DashboardSessions(() => now().getTime());
+  registerApiKeyAuth(server, verifier, sessions.keyOf);
   const openApi = collectOpenApi(server, { title: 'journeys', version: PACKAGE_VERSION });
   // A plugin, so the routes are added after the rate limiter has loaded and is told of each.
   server.register(async (app) => {
     app.get('/v1/openapi.json', { config: { scope: 'read', doc: { summary: 'This document', responses: { 200: 'OpenAPI 3.1' } } } }, async () => openApi());
     routes(app, options, verifier, now);
+    registerDashboard(app, { journeys: options.journeys, store: options.store, verifier, sessions, now });
   });
   return server;
 }
 
-function routes(app: FastifyInstance, { journeys, store, codec, metrics }: HttpApiOptions, verifier: ApiKeyVerifier, now: () => Date): void {
+function routes(app: FastifyInstance, { journeys, store, codec, metrics, sources }: HttpApiOptions, verifier: ApiKeyVerifier, now: () => Date): void {
 
   app.post('/v1/events', { config: { scope: 'ingest', doc: { summary: 'Record an event and route it to its journeys', body: eventSchema, responses: { 202: 'recorded (or a duplicate): `{eventId, duplicate, started, signalled, ignored?, routingPending?}`', 409: 'the id was recorded before with other contents' } } } }, async (request, reply) => reply.code(202).send(await journeys.ingest(request.body)));
 
@@ -124,6 +133,12 @@ function routes(app: FastifyInstance, { journeys, store, codec, metrics }: HttpA
   });
 
   if (codec) registerCodecRoutes(app, { ...codec, authorize: codecAuthorizer(verifier), verifier });
+
+  registerSourceRoutes(app, { ...sources, journeys, now });
+
+  registerScoreRoutes(app, store);
+
+  registerReportRoutes(app, { store, journeys, now });
 
   if (metrics) registerMetricsRoute(app, metrics, { config: { scope: 'read' } });
 }

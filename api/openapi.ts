@@ -14,6 +14,8 @@ export interface RouteDoc {
   params?: z.ZodObject;
   /** Status → what it means; 401/403 (and 429) are added for every route. */
   responses: Record<number, string>;
+  /** The JSON body of the 200 answer, when the route documents it. */
+  response?: z.ZodType;
 }
 
 declare module 'fastify' {
@@ -54,7 +56,12 @@ function document(routes: DocumentedRoute[], info: { title: string; version: str
       parameters: [...parametersOf(doc.params, 'path'), ...parametersOf(doc.query, 'query')],
       ...(doc.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(doc.body) } } } }),
       responses: {
-        ...Object.fromEntries(Object.entries(doc.responses).map(([status, description]) => [status, { description }])),
+        ...Object.fromEntries(
+          Object.entries(doc.responses).map(([status, description]) => [
+            status,
+            { description, ...(status === '200' && doc.response && { content: { 'application/json': { schema: jsonSchema(doc.response, 'output') } } }) },
+          ]),
+        ),
         400: { description: 'invalid request: `problems` names each field path and what is wrong', content: errorContent },
         401: { description: 'no API key, or an unknown or revoked one', content: errorContent },
         403: { description: `the key's scope does not allow this (needs ${scope})`, content: errorContent },
@@ -64,7 +71,7 @@ function document(routes: DocumentedRoute[], info: { title: string; version: str
   }
   return {
     openapi: '3.1.0',
-    info: { ...info, description: 'The private API of journeys. The public listener serves only /u/* and /healthz.' },
+    info: { ...info, description: 'The private API of journeys. The public listener serves only /u/*, /o/*, /c/* and /healthz.' },
     servers: [{ url: '/' }],
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key from `journeys keys create`: jk_…' } },
@@ -100,9 +107,9 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): o
   }));
 }
 
-function jsonSchema(schema: z.ZodType): object {
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): object {
   // OpenAPI 3.1 speaks JSON Schema 2020-12 itself: the dialect line is left out.
-  const described: Record<string, unknown> = { ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) };
+  const described: Record<string, unknown> = { ...z.toJSONSchema(schema, { io, unrepresentable: 'any' }) };
   delete described.$schema;
   return described;
 }

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { addressHash } from '../domain/delivery/address';
+import { ENGAGEMENT_EVENTS, EMAIL_CLICKED } from '../domain/delivery/engagement';
 import { customerId as customerIdSchema } from '../domain/customer/schema';
 import type { Store, SuppressionReason } from '../store/types';
 import { parseInput } from './errors';
@@ -14,7 +15,7 @@ export const suppressionInputSchema = z.object({
 
 export interface AuditEntry {
   at: string;
-  kind: 'journey' | 'send' | 'skip' | 'failure' | 'consent' | 'suppression' | 'dropped';
+  kind: 'journey' | 'send' | 'skip' | 'failure' | 'consent' | 'suppression' | 'dropped' | 'engagement';
   what: string;
   /** Where it came from: the journey and step, the consent source, or the event. */
   cause: string;
@@ -25,7 +26,14 @@ const customerIdInput = z.object({ customerId: customerIdSchema });
 /** A customer's story from the store, in time order: what a GDPR access request returns. */
 export async function auditOf(store: Store, customerId: unknown): Promise<AuditEntry[]> {
   const { customerId: id } = parseInput(customerIdInput, { customerId }, 'customer id');
-  const [runs, sends, consent, suppressions, notes] = await Promise.all([store.journeyRuns(id), store.sendsOf(id), store.consentLedger(id), store.suppressionsOf(id), store.eventNotesOf(id)]);
+  const [runs, sends, consent, suppressions, notes, engagement] = await Promise.all([
+    store.journeyRuns(id),
+    store.sendsOf(id),
+    store.consentLedger(id),
+    store.suppressionsOf(id),
+    store.eventNotesOf(id),
+    store.eventsSince(id, [...ENGAGEMENT_EVENTS], new Date(0).toISOString()),
+  ]);
   const entries: AuditEntry[] = [
     // First: a drop happens as the event is recorded, before the journey it starts (the sort keeps ties in this order).
     ...notes.map((n) => ({ at: n.at, kind: 'dropped' as const, what: `dropped ${n.path}: ${n.reason}`, cause: `event ${n.eventId}` })),
@@ -38,6 +46,12 @@ export async function auditOf(store: Store, customerId: unknown): Promise<AuditE
     }),
     ...consent.map((c) => ({ at: c.at, kind: 'consent' as const, what: `consent ${c.topic} ${c.status}`, cause: c.source })),
     ...suppressions.map((s) => ({ at: s.at, kind: 'suppression' as const, what: `address suppressed (${s.reason})`, cause: s.source })),
+    // Opens and clicks are the customer's data too, so an access request shows them.
+    ...engagement.map((e) => {
+      const p = e.properties;
+      const what = e.type === EMAIL_CLICKED ? `clicked link ${String(p.linkIndex)} in ${String(p.template)}` : `opened ${String(p.template)}`;
+      return { at: e.occurredAt, kind: 'engagement' as const, what: p.machine === true ? `${what} (machine)` : what, cause: `${String(p.workflowId)} step ${String(p.stepId)}` };
+    }),
   ];
   return entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }

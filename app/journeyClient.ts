@@ -20,6 +20,7 @@ import { EventRouter, workflowIdOf, type IngestResult } from './routing';
 import { DirtySegmentsLoop, SegmentTracker, type CustomerSegment, type EmitSegmentEvent, type SweepPage, type SweepPageResult, type SweepResult } from './segmentTracker';
 import { listSends, resolveSend, type SendResolution } from './sends';
 import { Semaphore } from './semaphore';
+import { afterRecorded } from './conversions';
 
 export type { IgnoredStart, IgnoreReason, IngestResult } from './routing';
 
@@ -44,6 +45,8 @@ export interface JourneyClientOptions {
    * profile attributes may point to; every other link is dropped before it is recorded.
    */
   linkHosts: readonly string[];
+  /** GLOBAL_CONTROL_PERCENT: the share of customers held out of every marketing journey; 0 when absent. */
+  globalControlPercent?: number;
 }
 
 /** The answer for an event whose id was recorded before with another payload: nothing was recorded or routed. */
@@ -167,6 +170,8 @@ export class JourneyClient {
     if (recorded.differsIn) throw new EventIdConflictError(event.id, recorded.differsIn);
     if (recorded.firstSeen && segmentsDirty) this.segmentUpdates.marked(event.customerId);
     await this.noteDropped(event, dropped, now);
+    // A redelivered event too: its conversions are kept once, and one its first delivery missed (a crash) is kept now.
+    await afterRecorded(this.options.store, this.options.catalogue, event, now);
     const result: IngestResult = { eventId: event.id, duplicate: !recorded.firstSeen, started: [], signalled: [], ...(dropped.length > 0 && { dropped }) };
     if (recorded.routed) return result;
     try {
@@ -267,6 +272,28 @@ export class JourneyClient {
     await this.options.store.upsertProfiles([profile], { segmentsDirty: true });
     this.segmentUpdates.marked(profile.customerId);
     return dropped.length > 0 ? { ...profile, dropped } : profile;
+  }
+
+  /** The stored profile, for a source that updates a profile without repeating its email (a Segment identify). */
+  profileOf(customerId: string): Promise<Profile | undefined> {
+    return this.options.store.getProfile(customerId);
+  }
+
+  /**
+   * Merges an anonymous visitor (`anon-…`, see domain/sources/segmentSpec.ts) into the customer
+   * an identify names: the visitor's events become the customer's, as facts only (no journey
+   * hears of them again), later events with only the visitor's id are the customer's, and the
+   * customer's segments are recomputed with them. A repeated merge moves what arrived since.
+   */
+  async mergeCustomer(from: string, into: string, at: Date = this.now()): Promise<{ events: number }> {
+    const merged = await this.options.store.mergeCustomer(from, into, at.toISOString());
+    if (merged.events > 0) this.segmentUpdates.marked(into);
+    return merged;
+  }
+
+  /** The customer an anonymous visitor was merged into; undefined while it is anonymous. */
+  identifiedCustomerOf(anonymousCustomerId: string): Promise<string | undefined> {
+    return this.options.store.mergedInto(anonymousCustomerId);
   }
 
   /** The event without the links LINK_HOSTS does not allow, anywhere in its properties, and what was dropped. */
@@ -393,6 +420,16 @@ export class JourneyClient {
   /** Settles a send in doubt: the operator confirms delivery, or has the kept message sent once more. */
   resolveSend(input: unknown): Promise<SendResolution> {
     return resolveSend(this.options.store, this.options.temporal, this.options.taskQueue, input, this.now());
+  }
+
+  /** The journeys this client starts runs of: what reports and the dashboard describe. */
+  get catalogue(): Catalogue {
+    return this.options.catalogue;
+  }
+
+  /** GLOBAL_CONTROL_PERCENT: the share of customers held out of every marketing journey. */
+  get globalControlPercent(): number {
+    return this.options.globalControlPercent ?? 0;
   }
 
   /** The customer's story in time order: journeys, sends, skips with reasons, consent, suppression. */

@@ -2,10 +2,12 @@
 // event), and the running ones its goals and `waitFor` steps listen for.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
+import { isMachineEngagement } from '../domain/delivery/engagement';
 import type { DroppedValue } from '../domain/delivery/linkHosts';
 import type { ConsentLedger, SendKind, SendPolicy } from '../domain/delivery/sendPolicy';
 import type { CustomerEvent } from '../domain/customer/types';
 import { eventMatches } from '../domain/journey/flow';
+import { isAnonymousCustomer } from '../domain/sources/segmentSpec';
 import type { JourneyDefinition } from '../domain/journey/types';
 import { readPath } from '../domain/rules/path';
 import { parseDuration } from '../domain/time/duration';
@@ -15,10 +17,11 @@ import type { ConsentRecord, Store } from '../store/types';
 import { eventSignal, INTERPRETER, journeySummary, slimEvent, type JourneyInput } from '../workflows/messages';
 import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 import type { Problem } from './errors';
+import { inGlobalControl, Winners } from './experiments';
 import type { Semaphore } from './semaphore';
 
 /** Why an event that matched a journey's trigger started nothing. */
-export type IgnoreReason = 'too_old' | 'consent_withdrawn' | 'cooling_down' | 'entered_before' | 'no_entry_key';
+export type IgnoreReason = 'too_old' | 'consent_withdrawn' | 'cooling_down' | 'entered_before' | 'no_entry_key' | 'anonymous' | 'global_control';
 
 export interface IgnoredStart {
   journeyId: string;
@@ -65,6 +68,8 @@ export interface RouterOptions {
   now: () => Date;
   /** Counts the runs started, by journey. */
   metrics: MetricsRecorder;
+  /** GLOBAL_CONTROL_PERCENT: the share of customers held out of every marketing journey (app/experiments.ts); 0 or absent: none. */
+  globalControlPercent?: number;
 }
 
 const ENTRY_KEY_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -77,8 +82,12 @@ export function workflowIdOf(journeyId: string, customerId: string, entryKey?: s
 export class EventRouter {
   /** Versions whose templates this process has recorded, so each is written once. */
   private readonly pinnedVersions = new Set<string>();
+  /** Splits whose winner is recorded start new runs with the winner only (a new version). */
+  private readonly winners: Winners;
 
-  constructor(private readonly options: RouterOptions) {}
+  constructor(private readonly options: RouterOptions) {
+    this.winners = new Winners(options.store);
+  }
 
   /** Starts the journeys the event triggers and signals those listening for it. Its age is judged as of `acceptedAt`. */
   async route(event: CustomerEvent, acceptedAt: Date, result: IngestResult): Promise<void> {
@@ -107,8 +116,12 @@ export class EventRouter {
       });
   }
 
-  /** Whether any journey's trigger, goal or `waitFor` can take the event (`entries`: its `entriesOf`); if none can, routing it does nothing. */
+  /**
+   * Whether any journey's trigger, goal or `waitFor` can take the event (`entries`: its `entriesOf`); if none can, routing it does nothing.
+   * A machine open or scanner click is no engagement: it is recorded (routed already) and no journey hears of it.
+   */
   concerns(event: CustomerEvent, entries: Entry[] = this.entriesOf(event)): boolean {
+    if (isMachineEngagement(event)) return false;
     return entries.length > 0 || this.listenersOf(event).length > 0;
   }
 
@@ -123,13 +136,19 @@ export class EventRouter {
     }
   }
 
-  private async startOrSignal({ journey, entryKey, problem }: Entry, event: CustomerEvent, acceptedAt: Date, result: IngestResult) {
+  private async startOrSignal({ journey: shipped, entryKey, problem }: Entry, event: CustomerEvent, acceptedAt: Date, result: IngestResult) {
+    const journey = await this.winners.applied(shipped);
     const { definition, version } = journey;
     const ignore = (reason: IgnoreReason, message: string) => {
       (result.ignored ??= []).push({ journeyId: definition.id, reason, message });
     };
     // Only the routing sweep meets this: ingest refuses such an event, but the catalogue may have changed since it was recorded.
     if (problem) return ignore('no_entry_key', problem.message);
+    // An anonymous visitor has no address and may never be identified: their events stay facts
+    // until an identify merges them into a customer, and merged events start nothing either.
+    if (isAnonymousCustomer(event.customerId)) {
+      return ignore('anonymous', `${event.customerId} is an anonymous visitor: journeys start for customers an identify (userId) names`);
+    }
     const { maxAge } = definition.trigger;
     if (maxAge !== undefined && acceptedAt.getTime() - Date.parse(event.occurredAt) > parseDuration(maxAge)) {
       return ignore('too_old', `${event.type} occurred at ${event.occurredAt} and reached journeys at ${acceptedAt.toISOString()}: ${definition.id} starts only on events at most ${maxAge} old (trigger.maxAge)`);
@@ -139,6 +158,13 @@ export class EventRouter {
       return ignore('consent_withdrawn', `${event.customerId} has withdrawn consent for ${definition.topic}`);
     }
     const workflowId = workflowIdOf(definition.id, event.customerId, entryKey);
+    // Held out of marketing only: receipts and the like still go. Recorded, so reports compare
+    // the held-out customers' conversions with those of the customers who entered.
+    const percent = this.options.globalControlPercent ?? 0;
+    if (!definition.transactional && inGlobalControl(event.customerId, percent)) {
+      await this.options.store.recordHeldOut({ workflowId, journeyId: definition.id, customerId: event.customerId, at: event.occurredAt });
+      return ignore('global_control', `${event.customerId} is in the global control group (GLOBAL_CONTROL_PERCENT=${percent}): held out of marketing journeys`);
+    }
     const coolingUntil = await this.coolingUntil(definition, workflowId, event);
     if (coolingUntil) return ignore('cooling_down', `the previous run of ${workflowId} ended less than its reentry cooldown before the event: a new one may start from ${coolingUntil}`);
     const priorGoal = await this.priorGoalOf(definition, event, entryKey);

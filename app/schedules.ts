@@ -1,8 +1,9 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { formatDuration, parseDuration } from '../domain/time/duration';
 
 export const SEGMENT_SWEEP_SCHEDULE = 'segment-sweep';
 export const EVENT_ROUTING_SWEEP_SCHEDULE = 'event-routing-sweep';
+export const SCORE_TRAINING_SCHEDULE = 'score-training';
 /** Events whose routing failed wait at most about this long, once Temporal is reachable again. */
 const EVENT_ROUTING_SWEEP_EVERY = '1m';
 
@@ -28,6 +29,30 @@ export function ensureEventRoutingSweepSchedule(client: Client, taskQueue: strin
     workflowType: 'eventRoutingSweep',
     every: EVENT_ROUTING_SWEEP_EVERY,
     note: `Routes events recorded but never routed (Temporal was unreachable), every ${EVENT_ROUTING_SWEEP_EVERY}`,
+  });
+}
+
+/**
+ * Creates the Temporal Schedule that retrains the predictive scores (churn, propensity) and
+ * rescores every profile, or sets its interval; with `every` undefined (SCORE_TRAINING_EVERY=off)
+ * deletes it, so scores change only when an operator trains. Resolves to the interval it had,
+ * when that was another one.
+ */
+export async function ensureScoreTrainingSchedule(client: Client, taskQueue: string, every: string | undefined): Promise<string | undefined> {
+  if (every === undefined) {
+    await client.schedule
+      .getHandle(SCORE_TRAINING_SCHEDULE)
+      .delete()
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+    return undefined;
+  }
+  return ensureSweepSchedule(client, taskQueue, {
+    scheduleId: SCORE_TRAINING_SCHEDULE,
+    workflowType: 'scoreTraining',
+    every,
+    note: `Retrains churn and purchase propensity on the shop's history and rescores every profile, every ${every}`,
   });
 }
 

@@ -14,10 +14,15 @@ import { MARKETING_TOPIC } from '../domain/customer/topics';
 import { parseSegments } from '../domain/rules/segments';
 import { shippedSegments } from '../journeys/segments';
 import type { Store } from '../store/types';
+import { registerClusters } from './commands/clusters';
+import { registerConsume } from './commands/consume';
+import { registerExternalScoreCommands } from './commands/externalScores';
 import { registerGraph } from './commands/graph';
 import { registerKeys } from './commands/keys';
 import { registerLint } from './commands/lint';
 import { registerPreview } from './commands/preview';
+import { registerReport } from './commands/report';
+import { registerScores } from './commands/scores';
 import { registerSegmentsCommand } from './commands/segments';
 import { registerRoles } from './commands/roles';
 import { registerSends } from './commands/sends';
@@ -152,7 +157,7 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
 
   program
     .command('audit <customerId>')
-    .description("the customer's story in time order: journeys, sends, skips with their reasons, consent and suppression")
+    .description("the customer's story in time order: journeys, sends, skips with their reasons, consent, suppression, opens and clicks")
     .action(async (customerId: string) => {
       checkCustomerId(customerId);
       const entries = await withJourneys((journeys) => journeys.audit(customerId));
@@ -200,12 +205,16 @@ export function buildCli(deps: CliDeps, setExitCode: (code: number) => void): Co
 
   registerSegmentsCommand(program, deps);
   registerSends(program, deps);
+  registerReport(program, deps);
   registerKeys(program, deps);
   registerRoles(program, out);
+  registerConsume(program, out);
   registerLint(program, out, setExitCode);
   registerGraph(program, out);
   registerPreview(program, deps, out);
   registerSimulate(program, out);
+  registerExternalScoreCommands(registerScores(program, deps), deps, setExitCode);
+  registerClusters(program, deps);
   return program;
 }
 

@@ -21,6 +21,8 @@ export interface RemoteOperator {
   /** The API's address, for messages. */
   url: string;
   operator: Operator;
+  /** `journeys report` through GET /v1/journeys/:journeyId/report. */
+  reports?: Pick<JourneysHttpClient, 'journeyReport'>;
 }
 
 /** What the operator commands reach for (CliDeps has these). */
@@ -57,7 +59,7 @@ export function remoteFromEnv(env: Record<string, string | undefined>): RemoteOp
   } catch {
     throw new UsageError('JOURNEYS_API_KEY holds spaces, line breaks or other characters no API key has (journeys keys create prints one)');
   }
-  return { url: client.url, operator: client };
+  return { url: client.url, operator: client, reports: client };
 }
 
 /** Runs `use` on the deployment's API when JOURNEYS_URL is set, else on a JourneyClient of this machine (store and Temporal). */
@@ -82,9 +84,19 @@ export async function withSendLedger<T>(deps: OperatorDeps, use: (ledger: Pick<O
   }
 }
 
+/** Runs `use` on the store this machine opens (DATA_DIR or DATABASE_URL), whatever JOURNEYS_URL says, and closes it after. */
+export async function withLocalStore<T>(deps: Pick<OperatorDeps, 'openStore'>, use: (store: Store) => Promise<T>): Promise<T> {
+  const { store, close } = await deps.openStore();
+  try {
+    return await use(store);
+  } finally {
+    await close();
+  }
+}
+
 /** The end of `journeys --help`. */
 export const REMOTE_HELP = `
-Operator commands (event, consent, status, audit, erase, suppress, sends) work on this machine's
+Operator commands (event, consent, status, audit, erase, suppress, sends, report) work on this machine's
 store and Temporal. With JOURNEYS_URL set they go to that deployment's HTTP API instead, with the
 key in JOURNEYS_API_KEY, and open nothing here:
   JOURNEYS_URL=https://journeys-admin.internal:3000 JOURNEYS_API_KEY=jk_... journeys status c-ada`;
@@ -94,6 +106,8 @@ const LOCAL_STORE_COMMANDS: Record<string, string> = {
   keys: 'manages the API keys of the store this machine opens',
   profiles: 'writes to the store this machine opens',
   events: 'writes to the store this machine opens',
+  scores: 'trains on and writes to the store this machine opens',
+  clusters: 'reads (and with --save-segments writes) the store this machine opens',
 };
 
 /** With JOURNEYS_URL set, says on stderr that a command about to run works on this machine's store, not the deployment's. */

@@ -7,6 +7,7 @@ import { EventIdConflictError, ValidationError, type Problem } from '../app/erro
 import type { BatchMode, BatchResult, IngestResult, JourneyClient, JourneyRunSummary } from '../app/journeyClient';
 import type { SendResolution, sendResolutionSchema } from '../app/sends';
 import type { CustomerSegment } from '../app/segmentTracker';
+import type { JourneyReport } from '../app/reports/schema';
 import type { ConsentChange, CustomerEventInput, Profile } from '../domain/customer/types';
 import type { profileSchema } from '../domain/customer/schema';
 import type { EventField, SendRecord, SendStatus } from '../store/types';
@@ -150,6 +151,13 @@ export class JourneysHttpClient {
   /** POST /v1/sends/resolve */
   resolveSend(input: SendResolutionInput): Promise<SendResolution> {
     return this.request('POST', '/v1/sends/resolve', 'send resolution', input);
+  }
+
+  /** GET /v1/journeys/:journeyId/report?since=…&until=… */
+  journeyReport(journeyId: string, query: { since?: string; until?: string } = {}): Promise<JourneyReport> {
+    const params = new URLSearchParams(Object.entries(query).flatMap(([name, value]): [string, string][] => (value === undefined ? [] : [[name, value]])));
+    const search = params.toString() ? `?${params.toString()}` : '';
+    return this.request('GET', `/v1/journeys/${encodeURIComponent(journeyId)}/report${search}`, 'report query');
   }
 
   /** One request; `what` names the input in a ValidationError, as the local call would. */

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http';
 import { buildPublicApi } from '../api/public';
+import { fetchFromAmazonSns } from '../api/providerWebhooks';
 import { ConfigError, type Config } from '../config';
 import { isLoopbackHost, urlHost } from '../config/hosts';
 import type { Composition } from './index';
@@ -19,10 +20,11 @@ export function httpApi(app: Composition, options: { logger?: boolean } = {}): F
     rateLimit: http.rateLimit,
     codec: app.payloadCodec && { codec: app.payloadCodec, allowedOrigins: webUiOrigins(app.config) },
     metrics: app.metrics.registry,
+    sources: app.config.sources,
   });
 }
 
-/** The public listener (/u, /healthz), not listening yet. */
+/** The public listener (/u, /o, /c, /healthz), not listening yet. */
 export function publicApi(app: Composition, options: { logger?: boolean } = {}): FastifyInstance {
   const { public: listener, http } = app.config;
   return buildPublicApi({
@@ -32,6 +34,16 @@ export function publicApi(app: Composition, options: { logger?: boolean } = {}):
     listenHost: listener.host,
     rateLimit: listener.rateLimit,
     unsubscribe: { signer: app.unsubscribeSigner(), store: app.store, policy: app.policy, topics: app.topics },
+    // Served with TRACKING=off too, recording nothing, so links in emails sent before still lead where they did.
+    tracking: {
+      signer: app.trackingSigner(),
+      store: app.store,
+      linkHosts: app.config.linkHosts,
+      scannerWindowMs: app.config.tracking.scannerWindowMs,
+      record: app.config.tracking.enabled,
+    },
+    // The one place SNS is reached over the network; tests hand buildPublicApi a fetch of their own.
+    providerWebhooks: { settings: app.config.providerFeedback, store: app.store, fetchFromSns: fetchFromAmazonSns },
   });
 }
 

@@ -10,11 +10,12 @@ import type { NativeConnection, WorkflowBundleOption } from '@temporalio/worker'
 import type { ActivityDeps } from '../activities';
 import { createSmtpMailer } from '../activities/smtp';
 import { JourneyClient } from '../app/journeyClient';
-import { ensureEventRoutingSweepSchedule, ensureSegmentSweepSchedule } from '../app/schedules';
+import { ensureEventRoutingSweepSchedule, ensureScoreTrainingSchedule, ensureSegmentSweepSchedule } from '../app/schedules';
 import { payloadCodecOf } from '../codec/payloadCodec';
 import { temporalConnectionOptions, type Config } from '../config';
 import { dkimOptions, loadUnsubscribeKeys } from '../config/secrets';
 import { createSendPolicy, type SendPolicy } from '../domain/delivery/sendPolicy';
+import { createEmailTracker, createTrackingSigner, type TrackingSigner } from '../domain/delivery/tracking';
 import { createUnsubscribeSigner, unsubscribeLinks, type UnsubscribeKey, type UnsubscribeSigner } from '../domain/delivery/unsubscribeTokens';
 import { loadCatalogue, type Catalogue } from '../journeys';
 import { createMetrics, type Metrics } from '../observability/metrics';
@@ -61,12 +62,14 @@ export interface Composition {
   journeys: JourneyClient;
   /** Built on first use: only the roles that send or serve /u need the keys. */
   unsubscribeSigner(): UnsubscribeSigner;
+  /** The open pixel's and click redirect's tokens, signed with the unsubscribe keys (see domain/delivery/tracking.ts). */
+  trackingSigner(): TrackingSigner;
   activityDeps(): ActivityDeps;
   /** The topics every customer has (the catalogue's), for the unsubscribe page. */
   topics: string[];
   /** The journey search attributes, on a Temporal that lacks them. */
   ensureSearchAttributes(): Promise<void>;
-  /** The segment-sweep and event-routing-sweep Schedules, created or set to the configured intervals; `log` hears of a changed interval. */
+  /** The segment-sweep, event-routing-sweep and score-training Schedules, created or set to the configured intervals; `log` hears of a changed interval. */
   ensureSchedules(log?: (line: string) => void): Promise<void>;
   /** Runs `step` on close, before what was opened earlier is closed. */
   onClose(step: () => Promise<void>): void;
@@ -106,13 +109,18 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     linkHosts: config.linkHosts,
     now: overrides.clock,
     metrics,
+    globalControlPercent: config.globalControlPercent,
   });
   // Segments are recomputed in the background after the ingest that marks them; closing recomputes what is left.
   journeys.startSegmentUpdates();
   closers.push(() => journeys.stopSegmentUpdates());
 
+  let keys: UnsubscribeKey[] | undefined;
+  const signingKeys = () => (keys ??= overrides.unsubscribeKeys ?? loadUnsubscribeKeys(config));
   let signer: UnsubscribeSigner | undefined;
-  const unsubscribeSigner = () => (signer ??= createUnsubscribeSigner(overrides.unsubscribeKeys ?? loadUnsubscribeKeys(config)));
+  const unsubscribeSigner = () => (signer ??= createUnsubscribeSigner(signingKeys()));
+  let tracking: TrackingSigner | undefined;
+  const trackingSigner = () => (tracking ??= createTrackingSigner(signingKeys()));
   const onClose = (step: () => Promise<void>) => {
     closers.push(step);
   };
@@ -130,6 +138,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       from: config.mailFrom,
       mailer,
       unsubscribe: unsubscribeLinks(unsubscribeSigner(), config.unsubscribe),
+      tracking: config.tracking.enabled ? createEmailTracker(trackingSigner(), config.unsubscribe.publicUrl) : undefined,
       sweepSegmentPage: (now, page) => journeys.sweepSegmentPage(now, page),
       routePendingEvents: (now) => journeys.routePendingEvents(now),
       metrics,
@@ -148,6 +157,7 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
     dataConverter,
     journeys,
     unsubscribeSigner,
+    trackingSigner,
     activityDeps,
     topics: [...new Set(catalogue.journeys.map((j) => j.definition.topic))],
     async ensureSearchAttributes() {
@@ -165,6 +175,8 @@ export async function compose(config: Config, overrides: Overrides = {}): Promis
       const previous = await ensureSegmentSweepSchedule(temporal, config.temporal.taskQueue, config.segmentSweepEvery);
       if (previous) log(`segment-sweep Schedule now runs every ${config.segmentSweepEvery} (SEGMENT_SWEEP_EVERY), was every ${previous}`);
       await ensureEventRoutingSweepSchedule(temporal, config.temporal.taskQueue);
+      const trainedEvery = await ensureScoreTrainingSchedule(temporal, config.temporal.taskQueue, config.scoreTrainingEvery);
+      if (trainedEvery) log(`score-training Schedule now runs every ${config.scoreTrainingEvery} (SCORE_TRAINING_EVERY), was every ${trainedEvery}`);
     },
     onClose,
     close,

@@ -44,7 +44,7 @@ export async function startWorkerRole(app: Composition, log: (line: string) => v
 }
 
 /** METRICS_PORT: a worker has no HTTP API, so it serves the process's /metrics on a listener of its own. */
-async function serveWorkerMetrics(app: Composition, log: (line: string) => void): Promise<void> {
+export async function serveWorkerMetrics(app: Composition, log: (line: string) => void): Promise<void> {
   const { host, port } = app.config.metrics;
   if (port === undefined) return;
   const server = await serveMetrics(app.metrics.registry, { host, port }).catch((err: NodeJS.ErrnoException) => {

@@ -8,6 +8,9 @@ import { parseKeyList } from '../domain/delivery/unsubscribeTokens';
 import { defaultLinkHosts, parseLinkHosts } from '../domain/delivery/linkHosts';
 import { parsePayloadKeys } from '../codec/payloadKeys';
 import { urlHost } from './hosts';
+import { readProviderFeedbackSettings } from './providerFeedback';
+import { readSourceSettings, type SourceSettings } from './sources';
+import { readKafkaSettings, type KafkaSettings } from './kafka';
 import { readTemporalConnection, type TemporalConnection } from './temporal';
 
 /** The package's folder (where package.json is), from the sources or from a build in dist/: `data/` lives there by default. */
@@ -77,6 +80,7 @@ const envSchema = z.object({
   MAX_STARTS_IN_FLIGHT: z.coerce.number().int().min(1).default(50),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CACHED_WORKFLOWS),
   SEGMENT_SWEEP_EVERY: z.string().default('1h').refine(isDuration, 'a duration such as "15m" or "1h"'),
+  SCORE_TRAINING_EVERY: z.string().default('7d').refine((text) => text === 'off' || isDuration(text), 'a duration such as "7d" or "24h", or "off"'),
   CONSENT_OPT_IN_TOPICS: z.string().default(''),
   QUIET_HOURS: z
     .string()
@@ -99,6 +103,16 @@ const envSchema = z.object({
     })
     .optional(),
   UNSUBSCRIBE_MAILTO: z.email().default('unsubscribe@shop.example.com'),
+  /** Open pixel and tracked links in marketing email; off: emails go out as rendered, and links sent before still redirect. */
+  TRACKING: z.enum(['on', 'off'], { error: 'write "on" or "off"' }).default('on'),
+  /** Clicks this soon after the send are a security scanner's, not the recipient's. */
+  TRACKING_SCANNER_WINDOW: z.string().default('10s').refine(isDuration, 'a duration such as "10s" or "1m"'),
+  /** The share of customers held out of every marketing journey, to measure the journeys' lift against. */
+  GLOBAL_CONTROL_PERCENT: z.coerce
+    .number({ error: 'a percentage such as 5' })
+    .min(0, 'a percentage from 0 (no global control group) to 50, e.g. 5')
+    .max(50, 'at most 50: a global control group holds out a minority of customers, e.g. 5')
+    .default(0),
   UNSUBSCRIBE_KEYS: z
     .string()
     .transform((text, ctx) => {
@@ -161,6 +175,24 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
   } catch (err) {
     throw new ConfigError(`invalid settings: ${(err as Error).message}`);
   }
+  let kafka: KafkaSettings;
+  try {
+    kafka = readKafkaSettings(env);
+  } catch (err) {
+    throw new ConfigError(`invalid settings: ${(err as Error).message}`);
+  }
+  let sources: SourceSettings;
+  try {
+    sources = readSourceSettings(env);
+  } catch (err) {
+    throw new ConfigError(`invalid settings: ${(err as Error).message}`);
+  }
+  let providerFeedback: ReturnType<typeof readProviderFeedbackSettings>;
+  try {
+    providerFeedback = readProviderFeedbackSettings(env);
+  } catch (err) {
+    throw new ConfigError(`invalid settings: ${(err as Error).message}`);
+  }
   const dataDir = e.DATA_DIR ?? join(projectRoot, 'data');
   const resolved = {
     temporal: {
@@ -202,6 +234,8 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
     maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     /** How often the segment-sweep Schedule recomputes time-based segments. */
     segmentSweepEvery: e.SEGMENT_SWEEP_EVERY,
+    /** How often the score-training Schedule retrains churn and propensity and rescores every profile; undefined: never (off). */
+    scoreTrainingEvery: e.SCORE_TRAINING_EVERY === 'off' ? undefined : e.SCORE_TRAINING_EVERY,
     consent: {
       /** Topics where a customer without a consent record has not consented (opt-in topics); on all others the default is granted. */
       optInTopics: e.CONSENT_OPT_IN_TOPICS.split(',').map((t) => t.trim()).filter(Boolean),
@@ -220,10 +254,20 @@ export function readConfig(env: Record<string, string | undefined>, projectRoot:
       /** Empty: the embedded default keeps one generated key in `<dataDir>/unsubscribe-keys` (see loadUnsubscribeKeys). */
       keys: e.UNSUBSCRIBE_KEYS ?? [],
     },
+    /** Engagement tracking (see domain/delivery/tracking.ts); its tokens are signed with the unsubscribe keys. */
+    tracking: { enabled: e.TRACKING === 'on', scannerWindowMs: parseDuration(e.TRACKING_SCANNER_WINDOW) },
+    /** The share of customers (by hash of their id) held out of every marketing journey (app/experiments.ts). */
+    globalControlPercent: e.GLOBAL_CONTROL_PERCENT,
     /** Set: every payload Temporal stores is encrypted, with the first key (see codec/payloadCodec.ts); absent: none is. */
     payloadKeys: e.PAYLOAD_KEYS,
     /** Web UIs of a Temporal of one's own that decode through /codec. */
     temporalUiOrigins: e.TEMPORAL_UI_ORIGINS,
+    /** The secrets POST /v1/sources/segment and /v1/sources/webhook/:name verify signatures with (see config/sources.ts). */
+    sources,
+    /** What `journeys consume kafka` reads and where its dead letters go (see config/kafka.ts). */
+    kafka,
+    /** What each email provider's feedback webhook on the public listener verifies calls with; an unset provider answers 404 (see config/providerFeedback.ts). */
+    providerFeedback,
     /** Absent: emails go out unsigned (the relay may sign them). */
     dkim:
       e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY_FILE

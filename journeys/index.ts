@@ -47,7 +47,8 @@ function templatesOf(journeyId: string, templates: Record<string, string>): Reco
   return Object.fromEntries(Object.keys(templates).sort().filter((name) => name.startsWith(`${journeyId}/`) || name.startsWith('_')).map((name) => [name, templates[name]]));
 }
 
-function versionOf(definition: JourneyDefinition, own: Record<string, string>): string {
+/** The content hash a run is pinned to; a split reduced to its winner (app/experiments.ts) hashes anew. */
+export function versionOf(definition: JourneyDefinition, own: Record<string, string>): string {
   const hash = createHash('sha256').update(JSON.stringify(definition));
   for (const [name, source] of Object.entries(own)) hash.update(name).update(source);
   return hash.digest('hex').slice(0, 12);

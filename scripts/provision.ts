@@ -1,7 +1,10 @@
 /**
- * `npm run servers`: finds or builds both Temporal servers and prints where they are, so a
- * machine (or CI) pays the one-time build up front instead of inside the first test run.
+ * `npm run servers`: finds or builds both Temporal servers and prints where they are, and
+ * resolves the Kafka broker's classpath, so a machine (or CI) pays the one-time builds up front
+ * instead of inside the first test run.
  */
+import { delimiter } from 'node:path';
+import { kafkaClasspath } from './kafkaBroker';
 import { temporalCliPath, testServerPath } from './temporalServers';
 
 async function main(): Promise<void> {
@@ -10,6 +13,8 @@ async function main(): Promise<void> {
   const testServer = await testServerPath();
   console.log(`TEMPORAL_CLI_PATH=${cli}`);
   console.log(`TEMPORAL_TEST_SERVER_PATH=${testServer}`);
+  const kafka = await kafkaClasspath();
+  console.log(`Kafka broker: ${kafka.split(delimiter).length} jars resolved`);
 }
 
 main().catch((error: unknown) => {

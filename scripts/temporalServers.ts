@@ -79,19 +79,7 @@ export async function testServerPath(log: Log = logToStderr, env: Env = process.
   return withBuildLock(cache, log, async () => {
     if (await isUsableWrapper(wrapper)) return wrapper;
     log(`building the Temporal test server from Maven (about 10 seconds, once; cached in ${cache})`);
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(path.join(dir, 'pom.xml'), pomXml());
-    const cpFile = path.join(dir, 'cp.txt');
-    // A classpath left by an older or interrupted run must not be mistaken for this one's.
-    await fs.rm(cpFile, { force: true });
-    await run(mvn, ['-q', '-B', 'dependency:build-classpath', '-Dmdep.outputFile=cp.txt'], {
-      cwd: dir,
-      env,
-      logFile: path.join(cache, 'logs', 'test-server-build.log'),
-      what: 'Temporal test server',
-    });
-    const classpath = (await fs.readFile(cpFile, 'utf8')).trim();
-    if (!classpath) throw new Error(`Maven resolved an empty classpath for the Temporal test server; see ${cpFile}.`);
+    const classpath = await mavenClasspath(mvn, { dir, pom: pomXml(), env, logFile: path.join(cache, 'logs', 'test-server-build.log'), what: 'the Temporal test server' });
     const script =
       '#!/usr/bin/env bash\n' +
       // The SDK passes the port as the only argument; C1 + serial GC start the JVM in under a second.
@@ -104,6 +92,23 @@ export async function testServerPath(log: Log = logToStderr, env: Env = process.
     });
     return wrapper;
   });
+}
+
+/**
+ * The Java classpath of the artifacts a pom depends on, resolved by Maven in `dir` (where the pom
+ * is written): `mvn dependency:build-classpath`, which fetches from Maven Central into ~/.m2.
+ */
+export async function mavenClasspath(mvn: string, options: { dir: string; pom: string; env: Env; logFile: string; what: string }): Promise<string> {
+  const { dir, env, logFile, what } = options;
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, 'pom.xml'), options.pom);
+  const cpFile = path.join(dir, 'cp.txt');
+  // A classpath left by an older or interrupted run must not be mistaken for this one's.
+  await fs.rm(cpFile, { force: true });
+  await run(mvn, ['-q', '-B', 'dependency:build-classpath', '-Dmdep.outputFile=cp.txt'], { cwd: dir, env, logFile, what });
+  const classpath = (await fs.readFile(cpFile, 'utf8')).trim();
+  if (!classpath) throw new Error(`Maven resolved an empty classpath for ${what}; see ${cpFile}.`);
+  return classpath;
 }
 
 function pomXml(): string {
@@ -144,7 +149,7 @@ async function requireExecutable(file: string, variable: string): Promise<string
   throw new Error(`${variable} is set to ${file}, but no executable file is there. Fix or unset ${variable}.`);
 }
 
-async function which(command: string, env: Env): Promise<string | undefined> {
+export async function which(command: string, env: Env): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, command);
@@ -164,7 +169,7 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
+export async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(
     () => true,
     () => false,
@@ -193,7 +198,7 @@ interface RunOptions {
 }
 
 /** Runs a build with its output going only to `logFile`; on failure the error quotes the log's end. */
-async function run(command: string, args: string[], { cwd, env, logFile, what }: RunOptions): Promise<void> {
+export async function run(command: string, args: string[], { cwd, env, logFile, what }: RunOptions): Promise<void> {
   await fs.mkdir(path.dirname(logFile), { recursive: true });
   const out = await fs.open(logFile, 'w');
   const started = Date.now();
@@ -227,7 +232,7 @@ const HEARTBEAT_MS = 10_000;
 const STALE_AFTER_MS = 60_000;
 const POLL_MS = 500;
 
-async function withBuildLock<T>(cache: string, log: Log, build: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(cache: string, log: Log, build: () => Promise<T>): Promise<T> {
   await fs.mkdir(cache, { recursive: true });
   const lock = path.join(cache, 'build.lock');
   let announcedWait = false;
@@ -247,7 +252,7 @@ async function withBuildLock<T>(cache: string, log: Log, build: () => Promise<T>
       continue;
     }
     if (!announcedWait) {
-      log(`waiting for another process that is building a Temporal server (lock ${lock})`);
+      log(`waiting for another process that is building a Temporal server or the Kafka broker's classpath (lock ${lock})`);
       announcedWait = true;
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

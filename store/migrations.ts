@@ -232,6 +232,121 @@ export const migrations: readonly Migration[] = [
       INSERT OR IGNORE INTO segment_dirty (customer_id, mark) SELECT DISTINCT customer_id, 1 FROM events WHERE routed_at IS NULL;
     `,
   },
+  {
+    id: '0012_tracked_emails',
+    sql: `
+      -- The tracking of each marketing email, written by the send ledger's claim as the email is
+      -- handed to SMTP: links is the JSON array of the original URLs by link index (where the
+      -- click redirect may lead), variants the JSON object of the splits the send knew.
+      -- customer_id is for erasure: the URLs may name the customer's cart or order.
+      CREATE TABLE tracked_emails (
+        workflow_id TEXT NOT NULL,
+        step_id     TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        links       TEXT NOT NULL,
+        variants    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, step_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX tracked_emails_by_customer ON tracked_emails (customer_id);
+    `,
+  },
+  {
+    id: '0013_sends_by_message_id',
+    sql: `
+      -- A provider's delivery, bounce or complaint notification names the email by the Message-ID we sent it with.
+      CREATE INDEX sends_by_message_id ON sends (message_id) WHERE message_id IS NOT NULL;
+    `,
+  },
+  {
+    id: '0014_customer_aliases',
+    sql: `
+      -- Anonymous visitors merged into the customer an identify named: a later event with only
+      -- the visitor's id is the customer's. Erasing the customer deletes their rows.
+      CREATE TABLE customer_aliases (
+        alias       TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        merged_at   TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX customer_aliases_by_customer ON customer_aliases (customer_id);
+    `,
+  },
+  {
+    id: '0015_score_models',
+    sql: `
+      -- Each training of the predictive scores (churn, propensity): coefficients, standardization,
+      -- feature names and the time-split metrics, as JSON. Aggregates only, never a customer, so
+      -- erasure leaves them. The latest by trained_at_ms scores the profiles.
+      CREATE TABLE score_models (
+        version       TEXT PRIMARY KEY,
+        trained_at    TEXT NOT NULL,
+        trained_at_ms INTEGER NOT NULL,
+        content       TEXT NOT NULL
+      );
+      CREATE INDEX score_models_by_time ON score_models (trained_at_ms);
+    `,
+  },
+  {
+    id: '0016_experiments',
+    sql: `
+      -- The arm each run got at a split step, recorded by the split itself: reports count
+      -- exposures per arm, holdouts included, who get no email to count them by.
+      CREATE TABLE exposures (
+        workflow_id TEXT NOT NULL,
+        step_id     TEXT NOT NULL,
+        journey_id  TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        arm         TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, step_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX exposures_by_journey ON exposures (journey_id, at_ms);
+      CREATE INDEX exposures_by_customer ON exposures (customer_id);
+      -- Customers the global control group held out of a journey they would have entered.
+      CREATE TABLE held_out_entries (
+        workflow_id TEXT PRIMARY KEY,
+        journey_id  TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX held_out_by_journey ON held_out_entries (journey_id, at_ms);
+      CREATE INDEX held_out_by_customer ON held_out_entries (customer_id);
+      -- One row per conversion event and journey: a redelivered event is no second conversion.
+      -- The email columns name the email it is attributed to (NULL: none in the window).
+      CREATE TABLE conversions (
+        event_id       TEXT NOT NULL,
+        journey_id     TEXT NOT NULL,
+        customer_id    TEXT NOT NULL,
+        occurred_at    TEXT NOT NULL,
+        occurred_at_ms INTEGER NOT NULL,
+        value          REAL,
+        workflow_id    TEXT,
+        step_id        TEXT,
+        template       TEXT,
+        variants       TEXT,
+        PRIMARY KEY (event_id, journey_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX conversions_by_journey ON conversions (journey_id, occurred_at_ms);
+      CREATE INDEX conversions_by_customer ON conversions (customer_id);
+      -- A split's winner, decided once; no customer in it, so erasure leaves it.
+      CREATE TABLE split_winners (
+        journey_id TEXT NOT NULL,
+        step_id    TEXT NOT NULL,
+        winner     TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        PRIMARY KEY (journey_id, step_id)
+      ) WITHOUT ROWID;
+      -- A report reads a journey's runs and sends whole.
+      CREATE INDEX journey_runs_by_journey ON journey_runs (journey_id);
+      CREATE INDEX sends_by_journey ON sends (journey_id);
+    `,
+  },
 ];
 
 /**

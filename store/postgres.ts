@@ -2,13 +2,17 @@ import type { Profile } from '../domain/customer/types';
 import { epochMs } from './eventIdentity';
 import { postgresEvents } from './postgresEvents';
 import { postgresEventNotes } from './postgresEventNotes';
+import { postgresExperiments } from './postgresExperiments';
+import { postgresIdentity } from './postgresIdentity';
 import { postgresJourneyVersions } from './postgresJourneyVersions';
 import { postgresKeys } from './postgresKeys';
 import { migratePostgres } from './postgresMigrations';
 import { createPool, inTransaction } from './postgresPool';
 import { postgresSales } from './postgresSales';
+import { postgresScores } from './postgresScores';
 import { postgresSegments } from './postgresSegments';
 import { postgresSends } from './postgresSends';
+import { postgresTrackedEmails } from './postgresTracking';
 import { postgresTrust } from './postgresTrust';
 import { toConsent, toJourneyRun, type ConsentRow, type JourneyRunRow } from './rows';
 import type { Store } from './types';
@@ -74,6 +78,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async countProfiles() {
       return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM profiles')).rows[0].n;
     },
+    async customersWithProfiles(customerIds) {
+      const { rows } = await pool.query<{ customer_id: string }>('SELECT customer_id FROM profiles WHERE customer_id = ANY($1::text[])', [customerIds]);
+      const found = new Set(rows.map((row) => row.customer_id));
+      return [...new Set(customerIds)].filter((id) => found.has(id));
+    },
 
     ...postgresEvents(pool),
     ...postgresSales(pool),
@@ -130,10 +139,14 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
 
     ...postgresSends(pool),
+    ...postgresTrackedEmails(pool),
+    ...postgresExperiments(pool),
     ...postgresTrust(pool),
     ...postgresSegments(pool),
     ...postgresJourneyVersions(pool),
     ...postgresKeys(pool),
+    ...postgresScores(pool),
+    ...postgresIdentity(pool),
 
     async close() {
       if (closed) return;

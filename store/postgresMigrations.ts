@@ -212,6 +212,109 @@ export const postgresMigrations: readonly PostgresMigration[] = [
       INSERT INTO segment_dirty (customer_id, mark) SELECT DISTINCT customer_id, 1 FROM events WHERE routed_at IS NULL ON CONFLICT DO NOTHING;
     `,
   },
+  {
+    id: '0012_tracked_emails',
+    sql: `
+      -- The tracking of each marketing email, written by the send ledger's claim: see the SQLite migration.
+      CREATE TABLE tracked_emails (
+        workflow_id text COLLATE "C" NOT NULL,
+        step_id     text COLLATE "C" NOT NULL,
+        customer_id text COLLATE "C" NOT NULL,
+        links       jsonb NOT NULL,
+        variants    jsonb NOT NULL,
+        recorded_at text NOT NULL,
+        PRIMARY KEY (workflow_id, step_id)
+      );
+      CREATE INDEX tracked_emails_by_customer ON tracked_emails (customer_id);
+    `,
+  },
+  {
+    id: '0013_sends_by_message_id',
+    sql: `
+      -- Provider notifications name the email by its Message-ID: see the SQLite migration.
+      CREATE INDEX sends_by_message_id ON sends (message_id) WHERE message_id IS NOT NULL;
+    `,
+  },
+  {
+    id: '0014_customer_aliases',
+    sql: `
+      -- Anonymous visitors merged into the customer an identify named: see the SQLite migration.
+      CREATE TABLE customer_aliases (
+        alias       text COLLATE "C" PRIMARY KEY,
+        customer_id text COLLATE "C" NOT NULL,
+        merged_at   text NOT NULL
+      );
+      CREATE INDEX customer_aliases_by_customer ON customer_aliases (customer_id);
+    `,
+  },
+  {
+    id: '0015_score_models',
+    sql: `
+      -- Each training of the predictive scores: see the SQLite migration.
+      CREATE TABLE score_models (
+        version       text COLLATE "C" PRIMARY KEY,
+        trained_at    text NOT NULL,
+        trained_at_ms bigint NOT NULL,
+        content       jsonb NOT NULL
+      );
+      CREATE INDEX score_models_by_time ON score_models (trained_at_ms);
+    `,
+  },
+  {
+    id: '0016_experiments',
+    sql: `
+      -- Exposures, held-out entries, conversions and split winners: see the SQLite migration.
+      CREATE TABLE exposures (
+        workflow_id text COLLATE "C" NOT NULL,
+        step_id     text COLLATE "C" NOT NULL,
+        journey_id  text COLLATE "C" NOT NULL,
+        version     text COLLATE "C" NOT NULL,
+        customer_id text COLLATE "C" NOT NULL,
+        arm         text COLLATE "C" NOT NULL,
+        at          text NOT NULL,
+        at_ms       bigint NOT NULL,
+        PRIMARY KEY (workflow_id, step_id)
+      );
+      CREATE INDEX exposures_by_journey ON exposures (journey_id, at_ms);
+      CREATE INDEX exposures_by_customer ON exposures (customer_id);
+      CREATE TABLE held_out_entries (
+        workflow_id text COLLATE "C" PRIMARY KEY,
+        journey_id  text COLLATE "C" NOT NULL,
+        customer_id text COLLATE "C" NOT NULL,
+        at          text NOT NULL,
+        at_ms       bigint NOT NULL
+      );
+      CREATE INDEX held_out_by_journey ON held_out_entries (journey_id, at_ms);
+      CREATE INDEX held_out_by_customer ON held_out_entries (customer_id);
+      CREATE TABLE conversions (
+        event_id       text COLLATE "C" NOT NULL,
+        journey_id     text COLLATE "C" NOT NULL,
+        customer_id    text COLLATE "C" NOT NULL,
+        occurred_at    text NOT NULL,
+        occurred_at_ms bigint NOT NULL,
+        value          double precision,
+        workflow_id    text COLLATE "C",
+        step_id        text COLLATE "C",
+        template       text,
+        variants       jsonb,
+        PRIMARY KEY (event_id, journey_id)
+      );
+      CREATE INDEX conversions_by_journey ON conversions (journey_id, occurred_at_ms);
+      CREATE INDEX conversions_by_customer ON conversions (customer_id);
+      CREATE TABLE split_winners (
+        journey_id text COLLATE "C" NOT NULL,
+        step_id    text COLLATE "C" NOT NULL,
+        winner     text NOT NULL,
+        metric     text NOT NULL,
+        reason     text NOT NULL,
+        version    text NOT NULL,
+        decided_at text NOT NULL,
+        PRIMARY KEY (journey_id, step_id)
+      );
+      CREATE INDEX journey_runs_by_journey ON journey_runs (journey_id);
+      CREATE INDEX sends_by_journey ON sends (journey_id);
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { inTransaction, lockWithin, type Queryable } from './postgresPool';
+import { postgresTrackingAtClaim } from './postgresTracking';
 import { COUNTED_SENDS, SEND_COLUMNS, toSend, type SendRow } from './rows';
 import type { FrequencyLimit, SendKey, Store } from './types';
 
@@ -11,7 +12,7 @@ import type { FrequencyLimit, SendKey, Store } from './types';
  */
 export function postgresSends(pool: pg.Pool): Pick<
   Store,
-  'sendRecord' | 'reserveSend' | 'skipSend' | 'claimSend' | 'moveSend' | 'sendMessage' | 'sendsOf' | 'sendsWithStatus'
+  'sendRecord' | 'reserveSend' | 'skipSend' | 'claimSend' | 'moveSend' | 'sendMessage' | 'sendsOf' | 'sendsWithStatus' | 'sendByMessageId'
 > {
   const getSend = async (db: Queryable, workflowId: string, stepId: string, lock = '') => {
     const { rows } = await db.query<SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE workflow_id = $1 AND step_id = $2 ${lock}`, [workflowId, stepId]);
@@ -101,6 +102,7 @@ export function postgresSends(pool: pg.Pool): Pick<
            WHERE workflow_id = $1 AND step_id = $2`,
           [c.workflowId, c.stepId, c.owner, c.template ?? null, c.messageId, JSON.stringify(c.message.envelope), c.message.raw, c.at],
         );
+        await postgresTrackingAtClaim(client, c, row.customerId);
         return { status: 'claimed' };
       });
     },
@@ -131,6 +133,10 @@ export function postgresSends(pool: pg.Pool): Pick<
     async sendsWithStatus(status, limit) {
       const { rows } = await pool.query<SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE status = $1 ORDER BY updated_at, seq LIMIT $2`, [status, limit]);
       return rows.map(toSend);
+    },
+    async sendByMessageId(messageId) {
+      const { rows } = await pool.query<SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE message_id = $1 LIMIT 1`, [messageId]);
+      return rows[0] && toSend(rows[0]);
     },
   };
 }

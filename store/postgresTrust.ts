@@ -8,7 +8,7 @@ import type { Store } from './types';
  * figures (product_sales, co_purchases) are not decremented: they hold products and counts of
  * order lines, never a customer or an event, so nothing in them is the customer's.
  */
-const ERASED = ['events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships', 'segment_dirty'];
+const ERASED = ['events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends', 'segment_memberships', 'segment_dirty', 'customer_aliases', 'tracked_emails', 'exposures', 'held_out_entries', 'conversions'];
 
 /** The parts of the PostgreSQL store that protect customers: suppressions and erasure. */
 export function postgresTrust(pool: pg.Pool): Pick<Store, 'addSuppression' | 'suppressionFor' | 'suppressionsOf' | 'customersWithAddress' | 'eraseCustomer'> {

@@ -9,10 +9,14 @@ import { toConsent, toEvent, toJourneyRun, type ConsentRow, type EventRow, type 
 import { sqliteSegments } from './sqliteSegments';
 import { sqliteTrust } from './sqliteTrust';
 import { sqliteEventNotes } from './sqliteEventNotes';
+import { sqliteExperiments } from './sqliteExperiments';
+import { sqliteIdentity } from './sqliteIdentity';
 import { sqliteJourneyVersions } from './sqliteJourneyVersions';
 import { sqliteKeys } from './sqliteKeys';
 import { sqliteSales } from './sqliteSales';
+import { sqliteScores } from './sqliteScores';
 import { sqliteSends } from './sqliteSends';
+import { sqliteTrackedEmails } from './sqliteTracking';
 import type { RecordedEvent, RecordOptions, Store } from './types';
 
 interface ProfileRow {
@@ -58,6 +62,7 @@ export function openSqliteStore(file: string): Store {
        ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, attributes = excluded.attributes`,
     ),
     countProfiles: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM profiles'),
+    profilesAmong: db.prepare<[string], string>('SELECT customer_id FROM profiles WHERE customer_id IN (SELECT value FROM json_each(?))').pluck(),
 
     insertEvent: db.prepare<[EventRow & { occurred_at_ms: number; routed_at: string | null }]>(
       `INSERT INTO events (id, customer_id, type, occurred_at, occurred_at_ms, properties, routed_at)
@@ -193,6 +198,10 @@ export function openSqliteStore(file: string): Store {
     async countProfiles() {
       return sql.countProfiles.get()?.n ?? 0;
     },
+    async customersWithProfiles(customerIds) {
+      const found = new Set(sql.profilesAmong.all(JSON.stringify(customerIds)));
+      return [...new Set(customerIds)].filter((id) => found.has(id));
+    },
 
     async recordEvent(event, options = {}) {
       return recordEvent.immediate(event, options);
@@ -256,9 +265,13 @@ export function openSqliteStore(file: string): Store {
     ...trust,
     ...sqliteEventNotes(db),
     ...sqliteSends(db),
+    ...sqliteTrackedEmails(db),
+    ...sqliteExperiments(db),
     ...sqliteJourneyVersions(db),
     ...sqliteKeys(db),
+    ...sqliteScores(db, segments.markDirty),
     ...segments.store,
+    ...sqliteIdentity(db, segments),
     // Erasure also removes the customer's segments (sqliteTrust erases the tables it knows).
     async eraseCustomer(customerId) {
       segments.erase(customerId);

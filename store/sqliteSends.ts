@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { COUNTED_SENDS, SEND_COLUMNS, toSend, type SendRow } from './rows';
+import { sqliteTrackingAtClaim } from './sqliteTracking';
 import type { FrequencyLimit, SendClaim, SendClaimResult, SendKey, SendReservation, Store } from './types';
 
 /**
@@ -9,7 +10,7 @@ import type { FrequencyLimit, SendClaim, SendClaimResult, SendKey, SendReservati
  */
 export function sqliteSends(db: Database.Database): Pick<
   Store,
-  'sendRecord' | 'reserveSend' | 'skipSend' | 'claimSend' | 'moveSend' | 'sendMessage' | 'sendsOf' | 'sendsWithStatus'
+  'sendRecord' | 'reserveSend' | 'skipSend' | 'claimSend' | 'moveSend' | 'sendMessage' | 'sendsOf' | 'sendsWithStatus' | 'sendByMessageId'
 > {
   const sql = {
     get: db.prepare<[string, string], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE workflow_id = ? AND step_id = ?`),
@@ -55,6 +56,7 @@ export function sqliteSends(db: Database.Database): Pick<
     ),
     sendsOf: db.prepare<[string], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE customer_id = ? ORDER BY created_at, rowid`),
     withStatus: db.prepare<[string, number], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE status = ? ORDER BY updated_at, rowid LIMIT ?`),
+    byMessageId: db.prepare<[string], SendRow>(`SELECT ${SEND_COLUMNS} FROM sends WHERE message_id = ? LIMIT 1`),
   };
 
   const getSend = (workflowId: string, stepId: string) => {
@@ -95,6 +97,7 @@ export function sqliteSends(db: Database.Database): Pick<
     return { record };
   });
 
+  const trackingAtClaim = sqliteTrackingAtClaim(db);
   const claim = db.transaction((c: SendClaim): SendClaimResult => {
     const row = getSend(c.workflowId, c.stepId);
     if (row?.status !== c.from) return { status: 'lost', record: row };
@@ -118,6 +121,7 @@ export function sqliteSends(db: Database.Database): Pick<
       raw: c.message.raw,
       at: c.at,
     });
+    trackingAtClaim(c, customerId);
     return { status: 'claimed' };
   });
 
@@ -156,6 +160,10 @@ export function sqliteSends(db: Database.Database): Pick<
     },
     async sendsWithStatus(status, limit) {
       return sql.withStatus.all(status, limit).map(toSend);
+    },
+    async sendByMessageId(messageId) {
+      const row = sql.byMessageId.get(messageId);
+      return row && toSend(row);
     },
   };
 }

@@ -17,7 +17,7 @@ export function sqliteTrust(db: Database.Database): Pick<Store, 'addSuppression'
     profileEmail: db.prepare<[string], { email: string }>('SELECT email FROM profiles WHERE customer_id = ?'),
     // The sales figures (product_sales, co_purchases) are not decremented: they hold products and
     // counts of order lines, never a customer or an event, so nothing in them is the customer's.
-    erase: ['profiles', 'events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends'].map((table) =>
+    erase: ['profiles', 'events', 'event_notes', 'consent_ledger', 'journey_runs', 'sends', 'customer_aliases', 'tracked_emails', 'exposures', 'held_out_entries', 'conversions'].map((table) =>
       db.prepare<[string]>(`DELETE FROM ${table} WHERE customer_id = ?`),
     ),
     anonymizeSuppressions: db.prepare<[string]>('UPDATE suppressions SET customer_id = NULL WHERE customer_id = ?'),

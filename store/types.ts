@@ -99,6 +99,25 @@ export interface SendClaim {
   messageId: string;
   message: StoredMessage;
   recheck: SendRecheck;
+  /**
+   * A journey's send (from `reserved`): the tracking of the email as it goes out, recorded in the
+   * claim's transaction, so before the message leaves and exactly as sent; absent, the email is
+   * untracked and whatever an earlier attempt recorded is dropped. An operator's resend (from
+   * `in_doubt`) sends the kept message and keeps what its first claim recorded.
+   */
+  tracking?: { links: string[]; variants: Record<string, string> };
+}
+
+/** The tracking of one marketing email, recorded as it was handed to SMTP: where the click redirect may lead. */
+export interface TrackedEmail {
+  workflowId: string;
+  stepId: string;
+  customerId: string;
+  /** The original URL of each rewritten link, by link index. */
+  links: string[];
+  /** The variant each `split` step before the send assigned, by step id. */
+  variants: Record<string, string>;
+  recordedAt: string;
 }
 
 export type SendClaimResult =
@@ -216,6 +235,87 @@ export interface SegmentMembership {
   enteredAt: string;
 }
 
+/** The events `eventsOfCustomers` reads: those that occurred after `after` and at or before `until` (as instants). */
+export interface CustomerEventsRead {
+  /** Every type when absent. */
+  types?: string[];
+  /** Exclusive; from the first event when absent. */
+  after?: string;
+  /** Inclusive: nothing that occurred later is read. */
+  until: string;
+}
+
+/** Scores to merge into a profile's `scores` attribute: the keys given replace theirs, every other key and attribute stays. */
+export interface ProfileScores {
+  customerId: string;
+  scores: Record<string, number | string>;
+}
+
+/** A trained set of score models as kept: `content` is the JSON the app writes and validates when it reads it back. */
+export interface ScoreModelsRecord {
+  version: string;
+  /** ISO-8601 instant the training finished. */
+  trainedAt: string;
+  content: unknown;
+}
+
+/** A run reaching a `split` step: the arm it got (see store/sqliteExperiments.ts). */
+export interface Exposure {
+  workflowId: string;
+  /** The split's step id, with `@<entry>` in re-entrant journeys as in the send ledger. */
+  stepId: string;
+  journeyId: string;
+  version: string;
+  customerId: string;
+  /** The variant's name, or "holdout". */
+  arm: string;
+  at: string;
+}
+
+/** A customer the global control group held out of a marketing journey they would have entered. */
+export interface HeldOutEntry {
+  workflowId: string;
+  journeyId: string;
+  customerId: string;
+  at: string;
+}
+
+/** A journey's conversion event, with the email it is attributed to (none: the customer got none in the window). */
+export interface Conversion {
+  eventId: string;
+  journeyId: string;
+  customerId: string;
+  occurredAt: string;
+  value?: number;
+  email?: { workflowId: string; stepId: string; template?: string; variants: Record<string, string> };
+}
+
+/** A split's winner, decided once: new entrants get only this variant (see app/experiments.ts). */
+export interface SplitWinner {
+  journeyId: string;
+  stepId: string;
+  winner: string;
+  metric: 'conversion' | 'click';
+  reason: string;
+  /** The journey version new entrants get since the decision. */
+  version: string;
+  decidedAt: string;
+}
+
+/** Everything a journey's report counts, read at once. */
+export interface JourneyActivity {
+  runs: JourneyRun[];
+  sends: SendRecord[];
+  exposures: Exposure[];
+  heldOut: HeldOutEntry[];
+  conversions: Conversion[];
+  /** email.delivered, email.bounced, email.opened and email.clicked events naming the journey. */
+  emailEvents: CustomerEvent[];
+  /** Withdrawals of consent by customers the journey has a send ledger row for. */
+  withdrawals: ConsentRecord[];
+  winners: SplitWinner[];
+}
+
 /**
  * Persistence for everything outside Temporal. SQLite is the embedded default; a
  * Postgres implementation fills the same interface, so every method is async.
@@ -229,6 +329,8 @@ export interface Store {
   upsertProfiles(profiles: Profile[], options?: { segmentsDirty?: boolean }): Promise<void>;
   getProfile(customerId: string): Promise<Profile | undefined>;
   countProfiles(): Promise<number>;
+  /** Those of `customerIds` that have a profile, each once, in the order given. */
+  customersWithProfiles(customerIds: string[]): Promise<string[]>;
 
   recordEvent(event: CustomerEvent, options?: RecordOptions): Promise<RecordedEvent>;
   /**
@@ -310,6 +412,10 @@ export interface Store {
   sendsOf(customerId: string): Promise<SendRecord[]>;
   /** Rows in one state across all customers, oldest change first (e.g. what is in doubt). */
   sendsWithStatus(status: SendStatus, limit: number): Promise<SendRecord[]>;
+  /** The send whose email carried this Message-ID (`<…>`), for a provider's delivery, bounce or complaint notification. */
+  sendByMessageId(messageId: string): Promise<SendRecord | undefined>;
+  /** The tracking a claim recorded for this send (see `SendClaim.tracking`); undefined for an untracked or erased one. */
+  trackedEmail(workflowId: string, stepId: string): Promise<TrackedEmail | undefined>;
 
   addSuppression(suppression: Suppression): Promise<void>;
   suppressionFor(addressHash: string): Promise<Suppression | undefined>;
@@ -318,12 +424,22 @@ export interface Store {
   customersWithAddress(email: string): Promise<string[]>;
 
   /**
-   * Erases a customer: profile, events and their notes, consent ledger, journey runs, send ledger, segment
+   * Erases a customer: profile, events and their notes, consent ledger, journey runs, send ledger and tracked emails, segment
    * memberships and the mark to recompute them. Their
    * suppressions stay, without the customer ID; the sales figures their orders added stay too (products and
    * counts only). Returns the address the profile had.
    */
   eraseCustomer(customerId: string): Promise<{ email?: string }>;
+
+  /**
+   * Merges the customer `from` (an anonymous visitor) into `into`, in one transaction: remembers
+   * that `from` is `into` (a later merge of `from` into another customer replaces that), moves
+   * `from`'s events and their notes to `into`, drops `from`'s segment memberships and mark, and
+   * marks `into`'s segments for recomputation when events moved. Erasing `into` forgets the link.
+   */
+  mergeCustomer(from: string, into: string, at: string): Promise<{ events: number }>;
+  /** The customer `from` was last merged into; undefined when never merged. */
+  mergedInto(from: string): Promise<string | undefined>;
 
   /** The segments the customer is in, in the order they entered them. */
   segmentsOf(customerId: string): Promise<SegmentMembership[]>;
@@ -364,6 +480,42 @@ export interface Store {
   revokeApiKey(idOrName: string, at: string): Promise<boolean>;
   /** Whether any key is not revoked: without one, the private API serves loopback only. */
   hasActiveApiKeys(): Promise<boolean>;
+
+  // Predictive scores: bulk reads for features and labels, the scores on profiles, the trained models.
+
+  /** The events of `customerIds` that `read` selects, in one read, ordered as `eventsOf` orders them (customers mixed). */
+  eventsOfCustomers(customerIds: string[], read: CustomerEventsRead): Promise<CustomerEvent[]>;
+  /** When the latest event of all occurred (ISO-8601, UTC); undefined with no events. */
+  lastEventAt(): Promise<string | undefined>;
+  /**
+   * Merges each customer's scores into their profile's `scores` attribute, in one transaction,
+   * leaving every other attribute as it is; customers without a profile are skipped. With
+   * `segmentsDirty`, their segments are marked for recomputation. Returns the profiles updated.
+   */
+  writeScores(scores: ProfileScores[], options?: { segmentsDirty?: boolean }): Promise<number>;
+  /** Keeps a trained set of score models; a version recorded before is replaced. */
+  recordScoreModels(record: ScoreModelsRecord): Promise<void>;
+  /** The set trained last (by `trainedAt`), or undefined before the first training. */
+  latestScoreModels(): Promise<ScoreModelsRecord | undefined>;
+
+  // Experiments and reports (store/sqliteExperiments.ts, store/postgresExperiments.ts).
+
+  /** Keeps the arm a run got at a split; the first record of a run's split wins (a replayed activity changes nothing). */
+  recordExposure(exposure: Exposure): Promise<void>;
+  /** The customer's exposures, oldest first. */
+  exposuresOf(customerId: string): Promise<Exposure[]>;
+  /** Keeps that the global control held a customer out of a journey; the first record per workflow id wins. */
+  recordHeldOut(entry: HeldOutEntry): Promise<void>;
+  /** The journeys the global control held the customer out of. */
+  heldOutOf(customerId: string): Promise<HeldOutEntry[]>;
+  /** Keeps a conversion; false when this event was recorded as a conversion of this journey before (nothing changes). */
+  recordConversion(conversion: Conversion): Promise<boolean>;
+  /** Records a split's winner unless one is recorded; returns the one recorded (the earlier one if any). */
+  recordWinner(winner: SplitWinner): Promise<SplitWinner>;
+  /** The winners decided for a journey's splits. */
+  winnersOf(journeyId: string): Promise<SplitWinner[]>;
+  /** What the report of a journey counts. */
+  journeyActivity(journeyId: string): Promise<JourneyActivity>;
 
   close(): Promise<void>;
 }

@@ -30,8 +30,12 @@ const ROUTES: Record<string, ApiKeyScope> = {
   'POST /v1/keys': 'admin',
   'DELETE /v1/keys/:idOrName': 'admin',
   'GET /v1/openapi.json': 'read',
+  'POST /v1/sources/segment': 'ingest',
+  'POST /v1/sources/webhook/:name': 'ingest',
+  'POST /v1/scores': 'ingest',
+  'GET /v1/journeys/:journeyId/report': 'read',
 };
-const concrete = (path: string) => path.replace('::', ':').replace(':customerId', 'key-ada').replace(':idOrName', 'nobody');
+const concrete = (path: string) => path.replace('::', ':').replace(':customerId', 'key-ada').replace(':idOrName', 'nobody').replace(':name', 'shopify-orders').replace(':journeyId', 'cartAbandonment');
 
 let t: JourneyEnv;
 let privateApi: FastifyInstance;

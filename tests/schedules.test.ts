@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEGMENT_SWEEP_SCHEDULE } from '../app/schedules';
+import { SCORE_TRAINING_SCHEDULE, SEGMENT_SWEEP_SCHEDULE } from '../app/schedules';
 import { compose } from '../compose';
 import { configFromEnv } from '../config';
 import { startDevServer, type DevServer } from '../scripts/devServer';
@@ -92,5 +92,35 @@ describe('the segment-sweep Schedule follows SEGMENT_SWEEP_EVERY', () => {
     expect(lines).toEqual([]);
     // And is left alone after.
     expect((await startRole('1h')).schedule.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+  });
+
+  it('creates the score-training Schedule weekly, follows SCORE_TRAINING_EVERY, and deletes it when the setting is off', async () => {
+    const startWith = async (env: Record<string, string>) => {
+      const app = await compose(configFromEnv({ DATA_DIR: dir, TEMPORAL_ADDRESS: devServer.address, ...env }));
+      try {
+        const lines: string[] = [];
+        await app.ensureSchedules((line) => lines.push(line));
+        const schedule = await app.temporal.schedule.getHandle(SCORE_TRAINING_SCHEDULE).describe().catch((err: unknown) => {
+          if (err instanceof ScheduleNotFoundError) return undefined;
+          throw err;
+        });
+        return { lines, schedule };
+      } finally {
+        await app.close();
+      }
+    };
+    const weekly = await startWith({});
+    expect(weekly.schedule?.spec.intervals?.map((interval) => interval.every)).toEqual([7 * 86_400_000]);
+    expect(weekly.schedule?.action).toMatchObject({ type: 'startWorkflow', workflowType: 'scoreTraining', taskQueue: 'journeys' });
+    expect(weekly.schedule?.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+
+    const daily = await startWith({ SCORE_TRAINING_EVERY: '1d' });
+    expect(daily.schedule?.spec.intervals?.map((interval) => interval.every)).toEqual([86_400_000]);
+    expect(daily.lines).toEqual(['score-training Schedule now runs every 1d (SCORE_TRAINING_EVERY), was every 1w']);
+
+    const off = await startWith({ SCORE_TRAINING_EVERY: 'off' });
+    expect(off.schedule).toBeUndefined();
+    // Off again finds nothing to delete, and says nothing.
+    expect(await startWith({ SCORE_TRAINING_EVERY: 'off' })).toEqual({ lines: [], schedule: undefined });
   });
 });

@@ -20,6 +20,7 @@ import { runStep, type Run } from './steps';
 export { segmentSweep } from './segmentSweep';
 export { eventRoutingSweep } from './eventRoutingSweep';
 export { resendEmail } from './resendEmail';
+export { scoreTraining } from './scoreTraining';
 
 /**
  * Patch ids. Runs that started before a patch keep the behaviour they started with; runs whose
@@ -112,6 +113,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
   const run: Run = {
     input,
     state,
+    takes,
     entryEvent: () => entryEvent,
     received,
     sameEntry,

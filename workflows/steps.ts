@@ -1,7 +1,7 @@
 // One handler per step kind. Each runs a step of the pinned definition and returns the id
 // of the step that follows (undefined ends the journey). Everything that needs the store
 // or SMTP is an activity; time is Temporal's (durable timers via `condition`).
-import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CustomerEvent } from '../domain/customer/types';
 import { parseDuration } from '../domain/time/duration';
 import { redactAddresses } from '../domain/delivery/redact';
@@ -20,9 +20,9 @@ const { sendStep } = proxyActivities<ReturnType<typeof createActivities>>({
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
-// Store reads and the tag write (setting the same value again is harmless): quick, safe to
-// repeat, retried until the store answers.
-const { resolveWait, branchStep, tagProfile } = proxyActivities<ReturnType<typeof createActivities>>({
+// Store reads, the tag write (setting the same value again is harmless) and the exposure
+// write (the first record wins): quick, safe to repeat, retried until the store answers.
+const { resolveWait, branchStep, tagProfile, recordExposure } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -31,6 +31,8 @@ const { resolveWait, branchStep, tagProfile } = proxyActivities<ReturnType<typeo
 export interface Run {
   input: JourneyInput;
   state: JourneyState;
+  /** Whether the run takes an interpreter change: from its input (INTERPRETER `since` or later), else by the change's patch marker. */
+  takes(since: number, patchId: string): boolean;
   /** The entry event as last updated by a newer trigger event. */
   entryEvent(): CustomerEvent;
   /** Events received by signal that a waitFor step could match, in arrival order (the latest few). */
@@ -64,7 +66,7 @@ export function runStep(run: Run, step: Step): Promise<string | undefined> {
     case 'branch':
       return branch(run, step);
     case 'split':
-      return Promise.resolve(split(run, step));
+      return split(run, step);
     case 'tag':
       return tag(run, step);
     case 'exit':
@@ -155,10 +157,19 @@ async function branch(run: Run, step: StepOf<'branch'>) {
   return decision.next;
 }
 
+/** Interpreter 2: a split records the arm it gave (an activity), so reports count holdouts, who get no email. */
+const RECORD_SPLIT_EXPOSURE = 'record-split-exposure';
+
 /** Deterministic, so replays and later runs for the same customer agree without stored state. */
-function split(run: Run, step: StepOf<'split'>) {
-  const assignment = assignVariant(step, run.input.definition.id, run.input.customerId);
+async function split(run: Run, step: StepOf<'split'>) {
+  const { definition, customerId, version } = run.input;
+  const assignment = assignVariant(step, definition.id, customerId);
   run.state.variants = { ...run.state.variants, [step.id]: assignment.name };
+  if (run.takes(2, RECORD_SPLIT_EXPOSURE)) {
+    await recordExposure.executeWithOptions({ summary: `record ${step.id}: ${assignment.name}` }, [
+      { workflowId: workflowInfo().workflowId, stepId: ledgerStepId(run, step), journeyId: definition.id, version, customerId, arm: assignment.name, at: new Date().toISOString() },
+    ]);
+  }
   run.record(step, `variant ${assignment.name}`);
   run.tell(`Split ${step.id}: variant ${assignment.name}${assignment.next ? `, on to ${assignment.next}` : ', which ends the journey'}`);
   return assignment.next;
@@ -205,6 +216,9 @@ async function attemptSend(run: Run, step: StepOf<'send'>): Promise<string | Pen
         version: run.input.version,
         template: step.template,
         event: run.entryEvent(),
+        // Activity arguments are not compared on replay, so runs recorded before these replay as they were.
+        tracking: definition.tracking,
+        variants: run.state.variants,
       },
     ]);
   } catch (err) {

@@ -46,6 +46,10 @@ export function lintCatalogue({ definitions, templates }: LintableCatalogue): Li
       return;
     }
     problems.push(...unreachableSteps(parsed.data));
+    const { conversion, trigger } = parsed.data;
+    if (conversion?.event === trigger.event) {
+      problems.push({ severity: 'warning', where: `${id} conversion.event`, message: `"${conversion.event}" also starts the journey: every entrant would count as converted; name the event that follows the emails (e.g. "order.completed")` });
+    }
     for (const [index, step] of parsed.data.steps.entries()) {
       if (step.kind !== 'send') continue;
       for (const name of new Set([...step.template.rules.map((r) => r.use), step.template.fallback])) {

@@ -69,28 +69,40 @@ export function createUnsubscribeSigner(keys: UnsubscribeKey[], now: () => Date 
     },
 
     verify(token) {
-      const parts = token.split('.');
-      if (parts.length !== 3) return { ok: false, reason: 'malformed' };
-      const [kid, payload, signature] = parts;
-      if (!KEY_ID.test(kid) || !B64URL.test(payload) || !B64URL.test(signature)) return { ok: false, reason: 'malformed' };
-      const secret = byId.get(kid);
-      if (secret === undefined) return { ok: false, reason: 'unknown_key' };
-      // Compared as the canonical base64url text, so no second spelling of a signature verifies.
-      const expected = Buffer.from(mac(secret, `${kid}.${payload}`));
-      const given = Buffer.from(signature);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
-      // Only authenticated bytes are parsed; a payload that fails here was signed by a key holder with a bug.
-      let claims: unknown;
-      try {
-        claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-      } catch {
-        return { ok: false, reason: 'bad_payload' };
-      }
-      const parsed = payloadSchema.safeParse(claims);
+      const opened = openSignedToken(token, (kid, signed) => {
+        const secret = byId.get(kid);
+        return secret === undefined ? undefined : mac(secret, signed);
+      });
+      if (!opened.ok) return opened;
+      const parsed = payloadSchema.safeParse(opened.claims);
       if (!parsed.success) return { ok: false, reason: 'bad_payload' };
       return { ok: true, customerId: parsed.data.c, topic: parsed.data.t };
     },
   };
+}
+
+/**
+ * The claims of a `<kid>.<base64url(JSON)>.<mac>` token once its MAC checks out, or why it is
+ * refused. `macOf` gives the MAC the key `kid` makes of the signed text (`kid.payload`), or
+ * undefined for a key not held; tracking tokens (./tracking.ts) are opened the same way.
+ */
+export function openSignedToken(token: string, macOf: (kid: string, signed: string) => string | undefined): { ok: true; claims: unknown } | { ok: false; reason: TokenRejection } {
+  const parts = token.split('.');
+  if (parts.length !== 3) return { ok: false, reason: 'malformed' };
+  const [kid, payload, signature] = parts;
+  if (!KEY_ID.test(kid) || !B64URL.test(payload) || !B64URL.test(signature)) return { ok: false, reason: 'malformed' };
+  const mac = macOf(kid, `${kid}.${payload}`);
+  if (mac === undefined) return { ok: false, reason: 'unknown_key' };
+  // Compared as the canonical base64url text, so no second spelling of a signature verifies.
+  const expected = Buffer.from(mac);
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
+  // Only authenticated bytes are parsed; a payload that fails here was signed by a key holder with a bug.
+  try {
+    return { ok: true, claims: JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) };
+  } catch {
+    return { ok: false, reason: 'bad_payload' };
+  }
 }
 
 /** Where the unsubscribe page and the one-click endpoint live, for the link in the body. */

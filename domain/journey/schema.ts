@@ -3,6 +3,7 @@ import { isDuration } from '../time/duration';
 import { isTimeZone, LOCAL_TIME, weekdays } from '../time/localTime';
 import { comparisonSchema, ruleSchema, ruleSetSchema } from '../rules/schema';
 import { topicSchema } from '../customer/schema';
+import { experimentIssues, experimentSchema } from '../experiments/schema';
 import { stepTargets } from './flow';
 
 const stepId = z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'step ids are camelCase, e.g. "reminder1"');
@@ -91,8 +92,11 @@ const splitStep = z
     variants: z.array(z.strictObject({ name: variantName, weight, next: stepId })).min(1),
     /** Customers who get none of the variants; they exit unless `next` says otherwise. */
     holdout: z.strictObject({ weight, next: stepId.optional() }).optional(),
+    /** How reports judge the split: its control, the minimum effect worth detecting, and an optional winner. */
+    experiment: experimentSchema.optional(),
   })
   .superRefine((step, ctx) => {
+    for (const issue of experimentIssues(step)) ctx.addIssue({ code: 'custom', ...issue });
     const names = new Set<string>();
     step.variants.forEach((variant, index) => {
       if (variant.name === 'holdout') ctx.addIssue({ code: 'custom', path: ['variants', index, 'name'], message: '"holdout" is reserved: use the holdout field' });
@@ -112,6 +116,15 @@ const tagStep = z.strictObject({
 
 const exitStep = z.strictObject({ id: stepId, kind: z.literal('exit') });
 
+const conversionSchema = z.strictObject({
+  event: eventType,
+  within: duration,
+  /** Where the conversion's value is in the event, e.g. "properties.total"; without it, conversions are counted with no revenue. */
+  value: z.string().regex(/^properties(\.[A-Za-z0-9_]+)+$/, 'a number in the event such as "properties.total"').optional(),
+  /** Attribute a conversion only to an email the customer clicked. */
+  requireClick: z.boolean().optional(),
+});
+
 export const stepSchema = z.discriminatedUnion('kind', [waitStep, sendStep, waitForStep, branchStep, splitStep, tagStep, exitStep]);
 
 export const reentrySchema = z.union([z.literal('once'), z.literal('always'), z.strictObject({ afterCooldown: duration })], {
@@ -126,6 +139,11 @@ export const journeySchema = z
     topic: topicSchema.default('marketing'),
     /** Receipts and the like: sent whatever the customer's consent, caps or quiet hours, never to a suppressed address. */
     transactional: z.boolean().default(false),
+    /**
+     * false: the journey's emails carry no open pixel and no tracked links. No default, so the
+     * definitions that leave it out keep their version hash; transactional email is never tracked.
+     */
+    tracking: z.boolean().optional(),
     trigger: z.strictObject({
       event: eventType,
       /** Path in the event that tells one entry from another, e.g. "properties.cartId". */
@@ -147,6 +165,11 @@ export const journeySchema = z
     reentry: reentrySchema.default('once'),
     /** The timezone of local-time waits for customers whose profile has no valid `timezone` attribute. */
     defaultTimezone: timezone.default('UTC'),
+    /**
+     * What counts as a conversion of this journey: an event (e.g. "order.completed") within
+     * `within` of the journey's last email before it, worth the number at `value`.
+     */
+    conversion: conversionSchema.optional(),
     /** Events that end the journey at once, from any step (matched on the entry key when there is one). */
     goals: z.array(z.strictObject({ event: eventType })).default([]),
     steps: z.array(stepSchema).min(1),
@@ -164,6 +187,9 @@ export const journeySchema = z
       const fallsThrough = (step.kind === 'wait' || step.kind === 'send' || step.kind === 'tag') && step.next === undefined;
       if (fallsThrough && index === journey.steps.length - 1) {
         ctx.addIssue({ code: 'custom', path: ['steps', index], message: 'the last step must be an exit or name its next step' });
+      }
+      if (step.kind === 'split' && step.experiment?.winner?.metric === 'conversion' && !journey.conversion) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index, 'experiment', 'winner', 'metric'], message: 'a winner on conversion needs the journey\'s "conversion" (e.g. { event: "order.completed", within: "5d" }), or pick the metric "click"' });
       }
     });
   });

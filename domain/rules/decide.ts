@@ -13,6 +13,8 @@ export function requiredFacts(rules: Rule | RuleSet<unknown>): FactName[] {
     else if ('not' in rule) visit(rule.not);
     else if ('segment' in rule) needed.add('segments');
     else if ('event' in rule) needed.add('events').add('now');
+    // A score is on the profile, which every decision has.
+    else if ('score' in rule) return;
     else {
       if (rule.attr === 'rfm' || rule.attr.startsWith('rfm.')) needed.add('rfm');
       if (rule.op === 'within' || ((rule.op === 'before' || rule.op === 'after') && !isFixedDate(rule.value))) needed.add('now');

@@ -1,8 +1,8 @@
 import type { CustomerEvent } from '../customer/types';
 import { parseDuration } from '../time/duration';
-import { readPath } from './path';
+import { readPath, scorePath } from './path';
 import type { RfmScores } from './rfm';
-import type { Comparison, DateRef, EventPredicate, Rule, RuleTrace, TimeWindow } from './types';
+import type { Comparison, DateRef, EventPredicate, Rule, RuleTrace, ScorePredicate, TimeWindow } from './types';
 
 /**
  * What rules are evaluated against. `now` is passed in, never read from a clock, because
@@ -48,7 +48,13 @@ export function describeRule(rule: Rule): string {
   if ('not' in rule) return `not (${describeRule(rule.not)})`;
   if ('segment' in rule) return `in segment ${JSON.stringify(rule.segment)}`;
   if ('event' in rule) return describeEvents(rule.event);
+  if ('score' in rule) return describeComparison(asComparison(rule));
   return describeComparison(rule);
+}
+
+/** A score rule as the comparison it makes, named `score churn` in descriptions and traces. */
+function asComparison({ score, op, value }: ScorePredicate): Comparison {
+  return { attr: `score ${score}`, op, value };
 }
 
 function describeComparison(c: Comparison): string {
@@ -121,6 +127,7 @@ export function evaluateUncompiled(rule: Rule, facts: RuleFacts): RuleTrace {
     return { rule: description, matched: segments.includes(rule.segment), because };
   }
   if ('event' in rule) return { rule: description, ...countEvents(rule.event, facts) };
+  if ('score' in rule) return { rule: description, ...compare(asComparison(rule), readPath(facts, scorePath(rule.score)), facts) };
   if (rule.attr === 'rfm' || rule.attr.startsWith('rfm.')) required(facts, 'rfm');
   return { rule: description, ...compare(rule, readPath(facts, rule.attr), facts) };
 }
@@ -321,6 +328,15 @@ function compile(rule: Rule): Node {
     };
   }
   if ('event' in rule) return compileEvents(rule.event, description) ?? uncompiled;
+  if ('score' in rule) {
+    const comparison = typeof rule.score === 'string' ? compileComparison(asComparison(rule)) : undefined;
+    if (!comparison) return uncompiled;
+    const scoreParts = scorePath(rule.score).split('.');
+    return (scope) => {
+      const outcome = comparison.judge(readParts(scope.facts, scoreParts), scope);
+      return leafTrace(description, (outcome & HOLDS) === HOLDS, comparison.because(outcome, scope));
+    };
+  }
   if (typeof rule.attr !== 'string') return uncompiled;
   const comparison = compileComparison(rule);
   if (!comparison) return uncompiled;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../time/duration';
+import { scorePath } from './path';
 import { rfmAttributes } from './rfm';
 import { countRange, evaluateRule } from './evaluate';
 import { ruleSetSchema } from './schema';
@@ -61,8 +62,9 @@ function lintRules({ rules }: RuleSet<unknown>): RuleProblem[] {
   return problems;
 }
 
-/** One spelling per meaning: `exists: false` is `not exists`, double negations cancel. */
+/** One spelling per meaning: `exists: false` is `not exists`, double negations cancel, a score is its attribute path. */
 function normalize(rule: Rule): Rule {
+  if ('score' in rule) return { attr: scorePath(rule.score), op: rule.op, value: rule.value };
   if ('all' in rule) return { all: rule.all.map(normalize) };
   if ('any' in rule) return { any: rule.any.map(normalize) };
   if ('not' in rule) {
@@ -210,6 +212,7 @@ function unknownAttributes({ rules }: RuleSet<unknown>, known: string[] | undefi
     // History events carry the same property names as the entry event: one vocabulary.
     else if ('event' in rule) rule.event.where?.forEach((w, i) => check(`event.${w.attr}`, [...path, 'event', 'where', i, 'attr']));
     else if ('attr' in rule) check(rule.attr, [...path, 'attr']);
+    else if ('score' in rule) check(scorePath(rule.score), [...path, 'score']);
   };
   rules.forEach((r, i) => visit(r.when, ['rules', i, 'when']));
   return problems;

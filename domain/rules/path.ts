@@ -7,3 +7,8 @@ export function readPath(source: unknown, path: string): unknown {
   }
   return value;
 }
+
+/** Where a predictive score lives on the profile, as a rule reads it: `scores.churn` → `profile.attributes.scores.churn`. */
+export function scorePath(score: string): string {
+  return `profile.attributes.scores.${score}`;
+}

@@ -60,6 +60,17 @@ export const eventPredicateSchema = z.strictObject({
 
 export const segmentPredicateSchema = z.strictObject({ segment: z.string().min(1) });
 
+/**
+ * A predictive score on the profile: `{ score: 'churn', op: 'gt', value: 0.7 }` reads
+ * `profile.attributes.scores.churn`, as the plain attribute path does; a customer not scored
+ * matches nothing.
+ */
+export const scorePredicateSchema = z.strictObject({
+  score: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'name the score as journeys scores train or an import wrote it, e.g. "churn" or "propensity"'),
+  op: z.enum(['gt', 'gte', 'lt', 'lte'], { error: 'gt, gte, lt or lte: a score is a number' }),
+  value: z.number({ error: 'a number, e.g. 0.7' }),
+});
+
 const allRule = z.strictObject({
   get all() {
     return z.array(ruleSchema).min(1, 'an empty "all" always matches: put its choice in the fallback instead');
@@ -78,15 +89,16 @@ const notRule = z.strictObject({
 
 // The union's options are told apart by which key the rule has; its own error names the
 // failure of that option only, because zod's default ("Invalid input") names none.
-const ruleKinds = ['all', 'any', 'not', 'attr', 'event', 'segment'] as const;
-export const ruleSchema = z.union([allRule, anyRule, notRule, comparisonSchema, eventPredicateSchema, segmentPredicateSchema], {
+const ruleKinds = ['all', 'any', 'not', 'attr', 'event', 'segment', 'score'] as const;
+export const ruleSchema = z.union([allRule, anyRule, notRule, comparisonSchema, eventPredicateSchema, segmentPredicateSchema, scorePredicateSchema], {
   error: (issue) => (issue.code === 'invalid_union' ? explainRuleError(issue.input, issue.errors) : undefined),
 });
 
 function explainRuleError(input: unknown, optionIssues: { path: PropertyKey[]; message: string }[][]): string {
   const keys = input !== null && typeof input === 'object' ? Object.keys(input) : [];
-  const kind = keys.includes('op') ? 'attr' : ruleKinds.find((k) => keys.includes(k));
-  const expected = 'a rule is one of { all: [...] }, { any: [...] }, { not: rule }, { attr, op, value }, { event: {...} } or { segment }';
+  // A score rule has an op too: its key says which it is.
+  const kind = keys.includes('score') ? 'score' : keys.includes('op') ? 'attr' : ruleKinds.find((k) => keys.includes(k));
+  const expected = 'a rule is one of { all: [...] }, { any: [...] }, { not: rule }, { attr, op, value }, { event: {...} }, { segment } or { score, op, value }';
   if (!kind) return `${expected}; got ${keys.length ? `keys ${keys.join(', ')}` : JSON.stringify(input)}`;
   const kinds = ruleKinds.filter((k) => keys.includes(k));
   if (kinds.length > 1) return `a rule has one kind, found ${kinds.join(' and ')}: combine them inside "all" or "any"`;

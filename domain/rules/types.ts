@@ -2,11 +2,12 @@
 // evaluates `waitFor` conditions). Type-only imports are erased at compile time, so the
 // schemas stay the single source of these types.
 import type { z } from 'zod';
-import type { comparisonSchema, eventPredicateSchema, ruleSchema } from './schema';
+import type { comparisonSchema, eventPredicateSchema, ruleSchema, scorePredicateSchema } from './schema';
 
 export type Rule = z.infer<typeof ruleSchema>;
 export type Comparison = z.infer<typeof comparisonSchema>;
 export type EventPredicate = z.infer<typeof eventPredicateSchema>;
+export type ScorePredicate = z.infer<typeof scorePredicateSchema>;
 /** A point in time a date comparison is made against. */
 export type DateRef = Extract<Comparison, { op: 'before' | 'after' }>['value'];
 export type TimeWindow = Extract<Comparison, { op: 'within' }>['value'];

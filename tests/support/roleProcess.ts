@@ -23,7 +23,6 @@ export interface RoleProcess {
  */
 export function roleProcesses() {
   const children: ChildProcess[] = [];
-  const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
   /** Starts the role and resolves once it says it serves; rejects with its output when it exits or stays silent first. */
   async function start(role: RoleName, env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<RoleProcess> {
@@ -55,18 +54,22 @@ export function roleProcesses() {
     };
   }
 
-  /** SIGTERM to every process still running, then SIGKILL to those not stopped within `graceMs`. */
-  async function stopAll(graceMs = 5_000): Promise<void> {
-    await Promise.all(
-      children.filter(running).map(async (child) => {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
-  }
+  const stopAll = (graceMs = 5_000) => stopProcesses(children, graceMs);
 
   return { start, stopAll };
+}
+
+export const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** SIGTERM to every process still running, then SIGKILL to those not stopped within `graceMs`. */
+export async function stopProcesses(children: ChildProcess[], graceMs: number): Promise<void> {
+  await Promise.all(
+    children.filter(running).map(async (child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }
