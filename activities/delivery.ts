@@ -33,10 +33,14 @@ export class ClaimRefused extends Error {
   }
 }
 
-/** Heartbeats while the attempt runs, so a dead worker is noticed within the heartbeat timeout. */
+/**
+ * Heartbeats while the attempt runs, so a dead worker is noticed within the heartbeat timeout.
+ * Not at once: the server counts that timeout from the attempt's start until a first
+ * heartbeat, and an email takes milliseconds, so a heartbeat at the start only cost every
+ * send a round trip and a write of the run's state on the server.
+ */
 export function heartbeating(): () => void {
   const context = Context.current();
-  context.heartbeat();
   const timer = setInterval(() => context.heartbeat(), 5_000);
   return () => clearInterval(timer);
 }

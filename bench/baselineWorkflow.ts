@@ -1,10 +1,22 @@
 // The baseline: a bare Temporal workflow whose one activity sends one email, with none of the
 // journey machinery (no store, no rules, no templates, no search attributes).
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { JOURNEY_STATUS, JOURNEY_STEP } from '../workflows/searchAttributes';
 import type { createBaselineActivities } from './baselineActivities';
 
 const { sendEmail } = proxyActivities<ReturnType<typeof createBaselineActivities>>({ startToCloseTimeout: '1 minute' });
 
 export async function baselineEmail(to: string): Promise<void> {
   await sendEmail(to);
+}
+
+/**
+ * The baseline with a journey's footprint in Temporal's visibility: started with the journey
+ * search attributes, it sets the last step and the status at its end as a journey does. Beside
+ * `baselineEmail` it tells what indexing those attributes costs the server.
+ */
+export async function baselineEmailIndexed(to: string): Promise<void> {
+  await sendEmail(to);
+  upsertSearchAttributes([{ key: JOURNEY_STEP, value: 'done' }]);
+  upsertSearchAttributes([{ key: JOURNEY_STATUS, value: 'completed' }]);
 }

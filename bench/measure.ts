@@ -37,6 +37,8 @@ export class Phase {
   private failed = 0;
   private firstError?: string;
   private onArrival?: () => void;
+  /** Who waits for a recipient's email (the closed loop on emails). */
+  private readonly awaited = new Map<string, () => void>();
 
   constructor(readonly name: string) {}
 
@@ -52,9 +54,16 @@ export class Phase {
     if (submittedAt !== undefined) this.acceptLatencies.push(performance.now() - submittedAt);
   }
 
+  /** Resolves when the recipient's email arrives, or at once when none is pending (arrived, or refused). */
+  arrival(recipient: string): Promise<void> {
+    if (!this.pending.has(recipient)) return Promise.resolve();
+    return new Promise((resolve) => this.awaited.set(recipient, resolve));
+  }
+
   /** The submission was refused: no email is expected for it. */
   failedToSubmit(recipient: string, err: unknown): void {
     this.pending.delete(recipient);
+    this.settle(recipient);
     this.failed++;
     this.firstError ??= err instanceof Error ? err.message : String(err);
   }
@@ -66,7 +75,13 @@ export class Phase {
     this.pending.delete(recipient);
     this.latencies.push(at - submittedAt);
     this.lastArrival = Math.max(this.lastArrival, at);
+    this.settle(recipient);
     this.onArrival?.();
+  }
+
+  private settle(recipient: string): void {
+    this.awaited.get(recipient)?.();
+    this.awaited.delete(recipient);
   }
 
   /** Resolves once every submitted event's email has arrived; fails after `timeoutMs` without progress. */

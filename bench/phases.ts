@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import { buildHttpApi } from '../api/http';
 import type { JourneyClient } from '../app/journeyClient';
@@ -5,14 +6,16 @@ import { compose } from '../compose';
 import { PROJECT_ROOT, readConfig } from '../config';
 import type { Catalogue } from '../journeys';
 import type { Store } from '../store/types';
-import type { baselineEmail } from './baselineWorkflow';
+import type { baselineEmail, baselineEmailIndexed } from './baselineWorkflow';
 import { BENCH_EVENT } from './benchWelcome';
 import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll, offerAtRate, Phase, type PhaseResult } from './measure';
 import type { ProbeReport, Probes } from './probes';
+import { counterDelta, readServerMetrics, serverWorkPerEmail, type ServerWork } from './serverMetrics';
 import type { BenchSettings } from './settings';
 import { stageTimes, type StageTimes } from './stages';
 import { WorkerProcess, type WorkerSpec } from './workerHandle';
+import { CUSTOMER_ID, JOURNEY_ID, JOURNEY_STATUS, JOURNEY_STEP, JOURNEY_VERSION } from '../workflows/searchAttributes';
 
 export interface BenchContext {
   settings: BenchSettings;
@@ -25,14 +28,16 @@ export interface BenchContext {
   worker: Omit<WorkerSpec, 'kind' | 'taskQueue' | 'bundlePath'>;
   bundles: { baseline: string; journeys: string };
   serverPid: number;
+  /** The dev server's Prometheus endpoint: what it did per phase. */
+  serverMetricsUrl: string;
   /** The run's scratch folder (removed at the end): phases that need a store of their own open it here. */
   dir: string;
   /** Progress lines on stderr. */
   log(line: string): void;
 }
 
-/** The phases that run in rounds, each a ratio to another of its round: b, c to a; w2 to b; s to sa. */
-export type RoundKey = 'a' | 'b' | 'c' | 'w2' | 'sa' | 's';
+/** The phases that run in rounds, each a ratio to another of its round: ai, b, c to a; w2 to b; s to sa. */
+export type RoundKey = 'a' | 'ai' | 'b' | 'c' | 'w2' | 'sa' | 's';
 
 export interface PhaseReport extends PhaseResult {
   /** Unique in the run: the phase's key and its round, e.g. "b2". */
@@ -45,12 +50,16 @@ export interface PhaseReport extends PhaseResult {
   workers: number;
   /** worker: the worker processes together. */
   cpu: CpuShares;
+  /** CPU time (user + system) per email of the dev server, the worker processes together and this process. */
+  cpuMsPerEmail: { server: number; worker: number; bench: number };
   /** The worker processes' RSS added up. */
   workerRssMb: number;
   /** Where time went in the worker processes (added up; loop delay: the worse one) and in this one (which runs JourneyClient, HTTP and SMTP). */
   worker: ProbeReport;
   bench: ProbeReport;
   stages: StageTimes;
+  /** Per email, from the server's counters. */
+  server: ServerWork;
 }
 
 /** A fresh queue per phase; the dev server's database is new on every run, so the names can be fixed. */
@@ -68,6 +77,8 @@ interface TimedPhase {
   /** Calls `submit(i)` for every i in 0..count-1 at the phase's offered load. */
   offer: (submit: (i: number) => Promise<void>) => Promise<void>;
   submit: (customerId: string, i: number) => Promise<unknown>;
+  /** A slot of the offer is held until the event's email arrives, not only until its submission returned. */
+  holdsUntilEmail?: boolean;
   workflowIdOf: (customerId: string) => string;
 }
 
@@ -75,7 +86,7 @@ interface TimedPhase {
  * One phase: its own task queue and worker processes (so phases never share a backlog or a
  * cache), every email waited for, and the queue drained before the workers stop.
  */
-async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name, kind, workers: workerCount = 1, count, offer, submit, workflowIdOf }: TimedPhase): Promise<PhaseReport> {
+async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name, kind, workers: workerCount = 1, count, offer, submit, workflowIdOf, holdsUntilEmail = false }: TimedPhase): Promise<PhaseReport> {
   const key = `${group}${round}`;
   const taskQueue = taskQueueOf(key);
   const customerIds = Array.from({ length: count }, (_, i) => `${key}-${i}`);
@@ -89,7 +100,9 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
   try {
     const workerPids = Object.fromEntries(workers.map((worker, i) => [`worker${i}`, worker.pid]));
     const cpu = startCpuMeter({ server: ctx.serverPid, ...workerPids, bench: process.pid });
+    const meteredFrom = performance.now();
     ctx.probes.reset();
+    const countersBefore = await readServerMetrics(ctx.serverMetricsUrl);
     await offer(async (i) => {
       const to = recipient(customerIds[i]);
       phase.submitted(to);
@@ -97,11 +110,15 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
         () => phase.accepted(to),
         (err: unknown) => phase.failedToSubmit(to, err),
       );
+      if (holdsUntilEmail) await phase.arrival(to);
     });
     await phase.allArrived();
     const [shares, bench, inWorkers] = [cpu(), ctx.probes.read(), await Promise.all(workers.map(async (worker) => (await worker.status()).probe))];
+    const meteredSeconds = (performance.now() - meteredFrom) / 1000;
     // Duplicates still count while the runs finish: a retried send would arrive here.
     await untilNoneRunning(ctx.temporal, taskQueue);
+    // Read before the histories are: reading them is the bench's work, not the phase's.
+    const server = serverWorkPerEmail(counterDelta(countersBefore, await readServerMetrics(ctx.serverMetricsUrl)), phase.result().emails);
     const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf), STAGE_SAMPLE);
     const workerShare = Object.keys(workerPids).reduce((sum, name) => sum + shares[name], 0);
     return {
@@ -112,10 +129,14 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
       baselineKey: baselineGroup && `${baselineGroup}${round}`,
       workers: workerCount,
       cpu: { server: shares.server, worker: workerShare, bench: shares.bench, others: shares.others },
+      cpuMsPerEmail: Object.fromEntries(
+        Object.entries({ server: shares.server, worker: workerShare, bench: shares.bench }).map(([name, share]) => [name, (share / 100) * meteredSeconds * 1000 / Math.max(1, phase.result().emails)]),
+      ) as PhaseReport['cpuMsPerEmail'],
       workerRssMb: workers.reduce((sum, worker) => sum + worker.memory().rssMb, 0),
       worker: addProbes(inWorkers),
       bench,
       stages,
+      server,
     };
   } finally {
     ctx.route.current = undefined;
@@ -171,7 +192,41 @@ export function baselinePhase(ctx: BenchContext, round: number): Promise<PhaseRe
     kind: 'baseline',
     count: ctx.settings.n,
     offer: closedLoop(ctx),
+    holdsUntilEmail: ctx.settings.loop === 'email',
     submit: startBaseline(ctx, taskQueueOf(`a${round}`)),
+    workflowIdOf: baselineRun,
+  });
+}
+
+/**
+ * (ai) the bare workflow with a journey's search attributes: started with all five, it sets the
+ * step and the status at its end as a journey does. Between (a) and (b): what a journey's
+ * indexing in Temporal's visibility costs, apart from everything else a journey does.
+ */
+export function indexedBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  const taskQueue = taskQueueOf(`ai${round}`);
+  return timedPhase(ctx, {
+    group: 'ai',
+    round,
+    baselineGroup: 'a',
+    name: '(ai) bare, journey search attributes',
+    kind: 'baseline',
+    count: ctx.settings.n,
+    offer: closedLoop(ctx),
+    holdsUntilEmail: ctx.settings.loop === 'email',
+    submit: (customerId) =>
+      ctx.temporal.workflow.start<typeof baselineEmailIndexed>('baselineEmailIndexed', {
+        taskQueue,
+        workflowId: baselineRun(customerId),
+        args: [`${customerId}@bench.example`],
+        typedSearchAttributes: [
+          { key: JOURNEY_ID, value: 'baselineEmailIndexed' },
+          { key: JOURNEY_VERSION, value: 'bench' },
+          { key: CUSTOMER_ID, value: customerId },
+          { key: JOURNEY_STEP, value: 'send' },
+          { key: JOURNEY_STATUS, value: 'running' },
+        ],
+      }),
     workflowIdOf: baselineRun,
   });
 }
@@ -193,6 +248,7 @@ async function ingestingPhase(ctx: BenchContext, phase: { group: RoundKey; round
     kind: 'journeys',
     count: ctx.settings.n,
     offer: closedLoop(ctx),
+    holdsUntilEmail: ctx.settings.loop === 'email',
     submit: (customerId, i) => journeys.ingest(signup(customerId, i)),
     workflowIdOf: (customerId) => journeys.workflowIdOf('benchWelcome', customerId),
   });
@@ -213,6 +269,7 @@ export async function httpPhase(ctx: BenchContext, round: number): Promise<Phase
       kind: 'journeys',
       count: ctx.settings.n,
       offer: closedLoop(ctx),
+      holdsUntilEmail: ctx.settings.loop === 'email',
       submit: async (customerId, i) => {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signup(customerId, i)) });
         if (response.status !== 202) throw new Error(`POST /v1/events answered ${response.status}: ${await response.text()}`);

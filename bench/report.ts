@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { CpuShares } from './cpu';
 import type { IngestReport } from './ingestPhase';
 import { median, spread } from './measure';
@@ -124,20 +125,60 @@ function whereTimeWent(phases: PhaseReport[]): string {
   );
 }
 
-/** The phases of `group` with their same-round baseline, in round order. */
-function pairs(phases: PhaseReport[], group: RoundKey): [PhaseReport, PhaseReport][] {
+/**
+ * What the Temporal server did per email, from its counters: the same from run to run where
+ * the CPU shares are not, so the difference between a phase and its baseline is what a
+ * journey asks of Temporal beyond a bare workflow. The first round's operations are listed.
+ */
+function serverWork(phases: PhaseReport[]): string[] {
+  const ops = (list: [string, number][]) => list.filter(([, perEmail]) => perEmail >= 0.05).map(([op, perEmail]) => `${op} ${num(perEmail, 2)}`).join(', ');
+  const rows = table(
+    ['round', 'phase', 'store calls', 'store ms', 'visibility calls', 'frontend RPCs', 'history events', 'history bytes', 'CPU ms srv/wkr/bench', 'CPU ms in all', 'machine busy %'],
+    phases.map((p) => {
+      const { server, worker, bench } = p.cpuMsPerEmail;
+      return [
+        String(p.round),
+        p.name,
+        num(p.server.persistence, 1),
+        num(p.server.persistenceMs, 2),
+        num(p.server.visibility, 1),
+        num(p.server.rpcs, 1),
+        num(p.stages.historyEvents, 1),
+        big(p.stages.historyBytes),
+        [server, worker, bench].map((ms) => num(ms, 1)).join('/'),
+        num(server + worker + bench, 1),
+        num(p.cpu.server + p.cpu.worker + p.cpu.bench + p.cpu.others),
+      ];
+    }),
+    2,
+  );
+  const first = phases.filter((p) => p.round === 1);
+  return [
+    rows,
+    ...first.flatMap((p) => [
+      `  ${p.name}: store ${ops(p.server.byOperation.persistence)}`,
+      `    visibility ${ops(p.server.byOperation.visibility)}; RPCs ${ops(p.server.byOperation.rpcs)}`,
+    ]),
+  ];
+}
+
+/** The phases of `group` with their same-round baseline (or the same round's `baseGroup`), in round order. */
+function pairs(phases: PhaseReport[], group: RoundKey, baseGroup?: RoundKey): [PhaseReport, PhaseReport][] {
   return phases.flatMap((p) => {
-    const base = p.group === group ? phases.find((other) => other.key === p.baselineKey) : undefined;
+    const baseKey = baseGroup ? `${baseGroup}${p.round}` : p.baselineKey;
+    const base = p.group === group ? phases.find((other) => other.key === baseKey) : undefined;
     return base ? [[p, base] as [PhaseReport, PhaseReport]] : [];
   });
 }
+
+const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: 'bare+attrs' };
 
 /**
  * A ratio target judged on the median of the per-round ratios (each round's phase to the
  * same round's baseline); a phase that lost submissions or emails misses whatever its ratio.
  */
-function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | 'p99Ms', target: string, ok: (ratio: number) => boolean): TargetRow | undefined {
-  const found = pairs(phases, group);
+function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | 'p99Ms', target: string, ok: (ratio: number) => boolean, baseGroup?: RoundKey): TargetRow | undefined {
+  const found = pairs(phases, group, baseGroup);
   if (found.length === 0) return undefined;
   const ratios = found.map(([p, base]) => p[field] / base[field]);
   const value = median(ratios);
@@ -146,7 +187,7 @@ function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | '
   return {
     target: lost ? `${target} (submissions failed)` : target,
     measured: times(value),
-    baseline: `${num(median(found.map(([, base]) => base[field])), field === 'perSecond' ? 1 : 0)}${unit} ${found[0][1].group === 'b' ? '1 worker' : 'bare'}`,
+    baseline: `${num(median(found.map(([, base]) => base[field])), field === 'perSecond' ? 1 : 0)}${unit} ${BASELINE_NAMES[found[0][1].group] ?? 'bare'}`,
     perRound: ratios.map(times).join(' '),
     spread: range(ratios, times),
     other: range(found.flatMap(([p, base]) => [p.cpu.others, base.cpu.others])),
@@ -170,6 +211,11 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
     ratioRow(phases, 'c', 'perSecond', `(c) HTTP emails/s ≥ ${TARGETS.throughputVsBare}× bare`, (r) => r >= TARGETS.throughputVsBare),
     ratioRow(phases, 's', 'p99Ms', `steady ${settings.rate}/s p99 event → email ≤ ${TARGETS.steadyP99VsBare}× bare`, (r) => r <= TARGETS.steadyP99VsBare),
   ];
+  // Where journeys' Temporal throughput goes: the indexing their search attributes cost a bare
+  // workflow, and what journeys cost beyond it. No targets: they split the (b) ratio in two.
+  const info = (row: TargetRow | undefined) => row && rows.push({ ...row, verdict: 'info' });
+  info(ratioRow(phases, 'ai', 'perSecond', '(ai) bare + journey search attributes emails/s vs bare (no target)', () => true));
+  info(ratioRow(phases, 'b', 'perSecond', '(b) JourneyClient emails/s vs (ai) (no target)', () => true, 'ai'));
   const steady = phases.filter((p) => p.group === 's');
   if (steady.length > 0) {
     const p99s = steady.map((p) => p.p99Ms);
@@ -337,7 +383,13 @@ export function printReport(settings: BenchSettings, results: BenchResults): voi
     `workers ran ${results.workerCode}`,
     'latency = event submitted → email arrived in the SMTP server; CPU in % of one core over the phase (2 cores = 200%; "other" = processes outside the bench)\n',
   ];
-  if (phases.length > 0) out.push(phaseTable(phases), '\nwhere the time went (p50/p99 ms; stages from the runs\' histories, sampled):', whereTimeWent(phases));
+  if (phases.length > 0) {
+    out.push(phaseTable(phases), '\nwhere the time went (p50/p99 ms; stages from the runs\' histories, sampled):', whereTimeWent(phases));
+    out.push(
+      `\nwhat each email cost: the Temporal server's own counters (polls included, shard upkeep left out), the runs' histories, and CPU time per email of the server, the workers and the bench process; "machine busy" is all CPU over the phase (${availableParallelism()} cores = ${availableParallelism() * 100} %):`,
+      ...serverWork(phases),
+    );
+  }
   for (const p of phases) if (p.firstError) out.push(`  round ${p.round} ${p.name}: first error: ${p.firstError}`);
   const { ingest, sweep, rules, templates, memory, waiting } = results;
   const section = <T>(name: string, value: T | Error | undefined, lines: (value: T) => string[]) => {

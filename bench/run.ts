@@ -19,7 +19,7 @@ import { watchOutbox } from './measure';
 import { ingestPhase } from './ingestPhase';
 import { memoryPhase, waitingPhase } from './memoryPhase';
 import { rulesPhase, templatesPhase } from './microPhases';
-import { baselinePhase, clientPhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
+import { baselinePhase, clientPhase, indexedBaselinePhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
 import { probe } from './probes';
 import { printReport, type BenchResults } from './report';
 import { readSettings, type PhaseName } from './settings';
@@ -31,11 +31,15 @@ const log = (line: string) => console.error(`[bench] ${line}`);
  * Free ports are picked before the server binds them, and on a shared machine another
  * process can take one in between (the server then exits at once): try fresh ports again.
  */
-async function startServer(dbFile: string, attempts = 3): Promise<DevServer> {
+const partitionsOfEveryQueue = (partitions: number) => ({ 'matching.numTaskqueueReadPartitions': partitions, 'matching.numTaskqueueWritePartitions': partitions });
+
+async function startServer(dbFile: string, partitions: number, attempts = 3): Promise<DevServer & { metricsUrl: string }> {
   const cliPath = await temporalCliPath(log);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDevServer({ cliPath, ip: '127.0.0.1', port: await freePort(), uiPort: await freePort(), dbFile, log });
+      const metricsPort = await freePort();
+      const server = await startDevServer({ cliPath, ip: '127.0.0.1', port: await freePort(), uiPort: await freePort(), metricsPort, dbFile, log, dynamicConfig: partitionsOfEveryQueue(partitions) });
+      return { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
     } catch (err) {
       if (attempt >= attempts) throw err;
       log(`the dev server did not start (${(err as Error).message.split('\n')[0]}); trying other ports`);
@@ -63,7 +67,7 @@ async function main() {
     // Built once per run: every phase's workers load the same files instead of running webpack themselves.
     log(`${settings.workerCode === 'compiled' ? 'compiling the working tree, bundling workflows' : 'bundling workflows'} and starting the Temporal dev server`);
     const dbFile = join(dir, 'temporal.db');
-    const serverStarted = startServer(dbFile);
+    const serverStarted = startServer(dbFile, settings.taskQueuePartitions);
     serverStarted.catch(() => {}); // awaited below; a failure is thrown there, not reported as unhandled meanwhile
     const code = await prepareWorkerCode(settings.workerCode, settings.workerNodeFlags, dir, log).catch(async (err: Error) => {
       // A failed build must not leave the dev server running.
@@ -92,6 +96,7 @@ async function main() {
       worker: { address: server.address, smtpPort: outbox.port, storeFile, code: code.worker },
       bundles: code.bundles,
       serverPid: findPid(dbFile) ?? 0,
+      serverMetricsUrl: server.metricsUrl,
       dir,
       log,
     };
@@ -105,7 +110,8 @@ async function main() {
     // its baseline alike: bare, journeys, HTTP, two workers, steady bare, steady, then again.
     // Two workers are compared with (b), so (b) runs whenever they do.
     const round = [
-      { run: baselinePhase, when: selected('a') || selected('b') || selected('c') },
+      { run: baselinePhase, when: selected('a') || selected('ai') || selected('b') || selected('c') },
+      { run: indexedBaselinePhase, when: selected('ai') },
       { run: clientPhase, when: selected('b') || selected('workers2') },
       { run: httpPhase, when: selected('c') },
       { run: twoWorkersPhase, when: selected('workers2') },

@@ -4,7 +4,7 @@ import { WORKER_NODE_FLAGS } from '../worker';
 
 // Read once: a CLI flag wins over its environment variable, which wins over the default.
 // The defaults aim at a full run under ~15 minutes on a quiet 2-core machine (see README.md).
-export const PHASES = ['a', 'b', 'c', 'workers2', 'steady-a', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
+export const PHASES = ['a', 'ai', 'b', 'c', 'workers2', 'steady-a', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 /** A comma-separated list of at least one item. */
@@ -24,6 +24,21 @@ const schema = z.object({
   n: z.coerce.number().int().min(1).default(500),
   /** Submissions in flight at once in the throughput phases; also JourneyClient's maxStartsInFlight. */
   concurrency: z.coerce.number().int().min(1).default(100),
+  /**
+   * What holds a slot of `concurrency` in the throughput phases: `email`, an event until its
+   * email has arrived (at most that many journeys in the system, the pace it sustains); or
+   * `submit`, an event until its submission returned (the whole `n` lands as a burst on
+   * Temporal's task queues, and the figure is how fast that backlog drains).
+   */
+  loop: z.enum(['email', 'submit']).default('email'),
+  /**
+   * Partitions of every task queue on the bench's dev server. Temporal's default of 4 spreads
+   * a queue's tasks over partitions that the few pollers of one worker reach in turn, so a
+   * burst waits on whichever partition is not being polled: from round to round the same bare
+   * phase ran anywhere between 36 and 85 emails/s. One partition leaves the server's own
+   * pace, for the baseline and journeys alike.
+   */
+  taskQueuePartitions: z.coerce.number().int().min(1).default(1),
   /** Interleaved rounds of the ratio phases (bare, journeys, HTTP, two workers, steady bare, steady): ratios are judged on their median. */
   rounds: z.coerce.number().int().min(1).default(3),
   /** Events per second in the steady-rate phases. */
@@ -79,6 +94,8 @@ export type BenchSettings = z.infer<typeof schema>;
 const flags: Record<keyof BenchSettings, [flag: string, variable: string]> = {
   n: ['n', 'BENCH_N'],
   concurrency: ['concurrency', 'BENCH_CONCURRENCY'],
+  loop: ['loop', 'BENCH_LOOP'],
+  taskQueuePartitions: ['task-queue-partitions', 'BENCH_TASK_QUEUE_PARTITIONS'],
   rounds: ['rounds', 'BENCH_ROUNDS'],
   rate: ['rate', 'BENCH_RATE'],
   duration: ['duration', 'BENCH_DURATION_S'],

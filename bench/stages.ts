@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { temporal as proto } from '@temporalio/proto';
 import { percentile } from './measure';
 
-const { EventType } = temporal.api.enums.v1;
+const { EventType } = proto.api.enums.v1;
 const STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED;
 const WORKFLOW_TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
 const WORKFLOW_TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
@@ -27,6 +27,9 @@ export interface StageTimes {
   retriedActivities: number;
   /** Runs with a workflow task that timed out or failed (an overloaded worker). */
   failedWorkflowTasks: number;
+  /** Mean events and encoded bytes of a run's history: what the server writes, reads back and hands the worker. */
+  historyEvents: number;
+  historyBytes: number;
 }
 
 /**
@@ -40,8 +43,13 @@ export async function stageTimes(temporal: Client, workflowIds: string[], sample
   const durations = new Map<StageName, number[]>(STAGES.map(([name]) => [name, []]));
   let retriedActivities = 0;
   let failedWorkflowTasks = 0;
+  let historyEvents = 0;
+  let historyBytes = 0;
   for (const workflowId of picked) {
-    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    historyEvents += events.length;
+    historyBytes += proto.api.history.v1.History.encode(history).finish().length;
     const first = (type: number) => events.find((event) => event.eventType === type);
     const at = (type: number) => {
       const time = first(type)?.eventTime;
@@ -59,5 +67,6 @@ export async function stageTimes(temporal: Client, workflowIds: string[], sample
     values.sort((x, y) => x - y);
     stages[name] = { p50: percentile(values, 50), p99: percentile(values, 99) };
   }
-  return { stages, runs: picked.length, retriedActivities, failedWorkflowTasks };
+  const runs = Math.max(1, picked.length);
+  return { stages, runs: picked.length, retriedActivities, failedWorkflowTasks, historyEvents: historyEvents / runs, historyBytes: historyBytes / runs };
 }

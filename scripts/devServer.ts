@@ -17,6 +17,10 @@ export interface DevServerOptions {
   log: (line: string) => void;
   /** The Web UI decodes payloads through this codec endpoint (the API's /codec, when PAYLOAD_KEYS is set). */
   uiCodecEndpoint?: string;
+  /** Serves the server's Prometheus metrics on this port (the CLI otherwise picks a random one). */
+  metricsPort?: number;
+  /** Dynamic config values (`--dynamic-config-value KEY=VALUE`), values as JSON. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -42,6 +46,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--sqlite-pragma', 'synchronous=normal',
     '--log-level', 'error',
     ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    ...(options.metricsPort ? ['--metrics-port', String(options.metricsPort)] : []),
+    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     ...journeySearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

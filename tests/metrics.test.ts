@@ -198,5 +198,9 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
     const sdkText = await sdk.text();
     expect(sdkText).toMatch(/^temporal_num_pollers\{/m);
     expect(sdkText).toMatch(/^temporal_activity_execution_latency_count\{activity_type="sendStep",[^}]*workflow_type="cartAbandonment"\} 1$/m);
+    // A send that takes milliseconds costs the server no heartbeat (a round trip and a write of
+    // the run's state); a worker that dies mid-send is still noticed, from the attempt's start.
+    expect(sdkText).toMatch(/^temporal_request\{[^}]*operation="RespondActivityTaskCompleted"[^}]*\} [1-9]/m);
+    expect(sdkText).not.toMatch(/^temporal_request\{[^}]*operation="RecordActivityTaskHeartbeat"/m);
   });
 });
