@@ -267,6 +267,19 @@ describe('runs started by this client carry the interpreter in their input', () 
     // The start set JourneyStep to waitBeforeReminder1; the send and the next wait each change it once.
     expect(upserted).toEqual([JOURNEY_STEP.name, JOURNEY_STEP.name]);
   });
+
+  it('end with one upsert: an exit step shows in JourneyStep beside the final JourneyStatus, set together in the last task', async () => {
+    await customer('exits');
+    await t.client.ingest({ id: 'exits-order', type: 'order.completed', customerId: 'exits', properties: { orderId: 'o-exits', items: [], total: 80 } });
+    const workflowId = 'orderReceipt:exits:o-exits';
+    expect((await finished(workflowId)).status).toBe('completed');
+    const upserts = (await historyEvents(workflowId)).flatMap((e) =>
+      e.upsertWorkflowSearchAttributesEventAttributes ? [Object.keys(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {}).sort()] : [],
+    );
+    expect(upserts).toEqual([[JOURNEY_STATUS.name, JOURNEY_STEP.name].sort()]);
+    const attributes = (await handle(workflowId).describe()).typedSearchAttributes;
+    expect([attributes.get(JOURNEY_STEP), attributes.get(JOURNEY_STATUS)]).toEqual(['done', 'completed']);
+  });
 });
 
 describe('the entry event with the latest occurredAt wins', () => {

@@ -24,11 +24,14 @@ export { scoreTraining } from './scoreTraining';
 
 /**
  * Patch ids. Runs that started before a patch keep the behaviour they started with; runs whose
- * input carries interpreter 1 or later take these three without a marker.
+ * input carries the interpreter that introduced a change (1 for these three, later ones say)
+ * take it without a marker.
  */
 const CONTINUE_AS_NEW = 'continue-as-new';
 const LATEST_ENTRY_EVENT = 'latest-entry-event-wins';
 const NO_REDUNDANT_UPSERT = 'no-redundant-step-upsert';
+/** Interpreter 3: an exit step's JourneyStep goes in the one upsert that sets the final JourneyStatus, in the same task. */
+const ONE_FINAL_UPSERT = 'one-final-upsert';
 
 /**
  * A run continues as new past this many history events, or when Temporal suggests it: far
@@ -175,13 +178,17 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
     end('goal_reached', type, `Goal ${type} reached at ${occurredAt}, before the journey started: nothing sent`);
   }
   let shownStep = workflowInfo().typedSearchAttributes.get(JOURNEY_STEP);
+  /** An exit step's id, shown with the final status rather than in an upsert of its own. */
+  let exitStep: string | undefined;
   let current: Step | undefined = steps.get(state.currentStep);
   while (current && !endedBy) {
     state.currentStep = current.id;
     if (historyIsLong()) await continueAsNew();
     // The start (and continue-as-new) already set JourneyStep to this step: upserting it again only lengthens the history.
     if (current.id !== shownStep || !takes(1, NO_REDUNDANT_UPSERT)) {
-      upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
+      // An exit step ends the run in this very task, where the status is upserted too.
+      if (current.kind === 'exit' && takes(3, ONE_FINAL_UPSERT)) exitStep = current.id;
+      else upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
       shownStep = current.id;
     }
     const next = await runStep(run, current);
@@ -190,7 +197,7 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
 
   state.status = endedBy?.status ?? 'completed';
   state.endedBy = endedBy?.cause;
-  upsertSearchAttributes([{ key: JOURNEY_STATUS, value: state.status }]);
+  upsertSearchAttributes([...(exitStep ? [{ key: JOURNEY_STEP, value: exitStep }] : []), { key: JOURNEY_STATUS, value: state.status }]);
   // Counted by the worker (journeys_runs_ended_total); a sink issues no command and is not called on replay.
   proxySinks<JourneyMetricsSinks>().metrics.runEnded(definition.id, state.status);
   tell(state.status === 'completed' ? 'Journey completed' : undefined);
