@@ -19,6 +19,20 @@ import { sqliteSends } from './sqliteSends';
 import { sqliteTrackedEmails } from './sqliteTracking';
 import type { RecordedEvent, RecordOptions, Store } from './types';
 
+/**
+ * The most events one group commit takes. Each waits in its group for the others to arrive:
+ * with 50 requests in flight (`npm run bench`, ingest), groups of 4 took pure ingest from 4,200
+ * to 5,650 events/s with a store call's p99 at 4 ms; groups of 8 reached 5,900–7,100/s at 4.4–5.1
+ * ms, and groups as large as the requests at hand 6,500–6,800/s at 9 ms.
+ */
+const GROUP_COMMIT_MAX = 4;
+
+interface QueuedEvent {
+  event: CustomerEvent;
+  options: RecordOptions;
+  resolve: (recorded: RecordedEvent) => void;
+  reject: (err: unknown) => void;
+}
 interface ProfileRow {
   customer_id: string;
   email: string;
@@ -171,6 +185,37 @@ export function openSqliteStore(file: string): Store {
     sales.count(orders);
     return recorded;
   });
+  // Inside this transaction each recordEvent is a savepoint: an event that fails rolls back alone.
+  const recordEvents = db.transaction((group: QueuedEvent[]) =>
+    group.map(({ event, options }): { recorded: RecordedEvent } | { error: unknown } => {
+      try {
+        return { recorded: recordEvent(event, options) };
+      } catch (error) {
+        return { error };
+      }
+    }),
+  );
+  /*
+   * Group commit. A commit writes every page it changed (the events table, its four indexes,
+   * the segment marks) to the WAL, which was most of an event's cost: events recorded together
+   * share one transaction, committed before any of them is answered. A group commits when
+   * GROUP_COMMIT_MAX events wait, or when the event loop has handled what it was handling (the
+   * requests that arrived together); an event alone waits for nothing else.
+   */
+  let queued: QueuedEvent[] = [];
+  const commitQueued = () => {
+    if (queued.length === 0) return;
+    const group = queued;
+    queued = [];
+    let outcomes: ReturnType<typeof recordEvents>;
+    try {
+      outcomes = recordEvents.immediate(group);
+    } catch (err) {
+      for (const item of group) item.reject(err);
+      return;
+    }
+    outcomes.forEach((outcome, i) => ('error' in outcome ? group[i].reject(outcome.error) : group[i].resolve(outcome.recorded)));
+  };
   const recordHistory = db.transaction((events: CustomerEvent[], at: string) => {
     const orders: CountedOrder[] = [];
     const recorded = events.map((event) => record(event, {}, at, orders));
@@ -203,8 +248,12 @@ export function openSqliteStore(file: string): Store {
       return [...new Set(customerIds)].filter((id) => found.has(id));
     },
 
-    async recordEvent(event, options = {}) {
-      return recordEvent.immediate(event, options);
+    recordEvent(event, options = {}) {
+      return new Promise<RecordedEvent>((resolve, reject) => {
+        const waiting = queued.push({ event, options, resolve, reject });
+        if (waiting >= GROUP_COMMIT_MAX) commitQueued();
+        else if (waiting === 1) setImmediate(commitQueued);
+      });
     },
     async recordHistory(events) {
       return recordHistory.immediate(events, new Date().toISOString());
@@ -278,6 +327,7 @@ export function openSqliteStore(file: string): Store {
       return trust.eraseCustomer(customerId);
     },
     async close() {
+      if (queued.length > 0) commitQueued();
       if (db.open) db.close();
     },
   };
