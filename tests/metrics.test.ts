@@ -134,11 +134,13 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
   let mailbox: Mailbox | undefined;
   let app: Composition | undefined;
   let env: Record<string, string> = {};
+  let serverMetricsPort = 0;
 
   beforeAll(async () => {
     const [port, uiPort] = [await freePort(), await freePort()];
+    serverMetricsPort = await freePort();
     [devServer, mailbox] = await Promise.all([
-      startDevServer({ cliPath: requiredEnv('TEMPORAL_CLI_PATH'), ip: '127.0.0.1', port, uiPort, dbFile: join(dir, 'temporal.db'), log: () => {} }),
+      startDevServer({ cliPath: requiredEnv('TEMPORAL_CLI_PATH'), ip: '127.0.0.1', port, uiPort, metricsPort: serverMetricsPort, dbFile: join(dir, 'temporal.db'), log: () => {} }),
       startMailbox(),
       // Built once per code change: here, so the worker process starts without webpack.
       cachedWorkflowBundle(cacheDir()),
@@ -202,5 +204,12 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
     // the run's state); a worker that dies mid-send is still noticed, from the attempt's start.
     expect(sdkText).toMatch(/^temporal_request\{[^}]*operation="RespondActivityTaskCompleted"[^}]*\} [1-9]/m);
     expect(sdkText).not.toMatch(/^temporal_request\{[^}]*operation="RecordActivityTaskHeartbeat"/m);
+    // The embedded server hands the send to the worker in its reply to the workflow task that
+    // scheduled it (eager dispatch), not through a poll of its matching service.
+    // The server's counters reach its endpoint on the next report (about a second).
+    await vi.waitFor(async () => {
+      const server = await (await fetch(`http://127.0.0.1:${serverMetricsPort}/metrics`)).text();
+      expect(server).toMatch(/^activity_eager_execution\{[^}]*namespace="default"[^}]*\} [1-9]/m);
+    }, { timeout: 10_000 });
   });
 });
