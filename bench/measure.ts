@@ -20,6 +20,13 @@ export interface PhaseResult {
   firstError?: string;
 }
 
+/** When an event was submitted and its email arrived, in ms since the epoch. */
+export interface EmailTimes {
+  recipient: string;
+  submittedAt: number;
+  arrivedAt: number;
+}
+
 /**
  * Times "event submitted → email arrived in the SMTP server" per recipient address: each
  * event's customer has a unique address, so an arrival is matched without parsing the mail.
@@ -39,6 +46,8 @@ export class Phase {
   private onArrival?: () => void;
   /** Who waits for a recipient's email (the closed loop on emails). */
   private readonly awaited = new Map<string, () => void>();
+  /** Submission and first arrival of each recipient's email, in ms since the epoch, to set beside the server's event times. */
+  private readonly times = new Map<string, EmailTimes>();
 
   constructor(readonly name: string) {}
 
@@ -74,6 +83,7 @@ export class Phase {
     if (submittedAt === undefined) return;
     this.pending.delete(recipient);
     this.latencies.push(at - submittedAt);
+    this.times.set(recipient, { recipient, submittedAt: performance.timeOrigin + submittedAt, arrivedAt: performance.timeOrigin + at });
     this.lastArrival = Math.max(this.lastArrival, at);
     this.settle(recipient);
     this.onArrival?.();
@@ -97,6 +107,12 @@ export class Phase {
       if (!progressed) throw new Error(`${this.name}: ${this.pending.size} emails did not arrive (none for ${timeoutMs / 1000} s)`);
     }
     this.onArrival = undefined;
+  }
+
+  /** The slowest `percent` % of the emails (at least one), slowest first. */
+  slowest(percent: number): EmailTimes[] {
+    const all = [...this.times.values()].sort((a, b) => b.arrivedAt - b.submittedAt - (a.arrivedAt - a.submittedAt));
+    return all.slice(0, Math.max(1, Math.ceil((all.length * percent) / 100)));
   }
 
   result(): PhaseResult {

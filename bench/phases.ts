@@ -120,7 +120,8 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
     await untilNoneRunning(ctx.temporal, taskQueue);
     // Read before the histories are: reading them is the bench's work, not the phase's.
     const server = serverWorkPerEmail(counterDelta(countersBefore, await readServerMetrics(ctx.serverMetricsUrl)), phase.result().emails);
-    const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf), STAGE_SAMPLE);
+    const byRecipient = new Map(customerIds.map((customerId) => [recipient(customerId), workflowIdOf(customerId)]));
+    const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf), STAGE_SAMPLE, { emails: phase.slowest(1), workflowIdOf: (to) => byRecipient.get(to)! });
     const workerShare = Object.keys(workerPids).reduce((sum, name) => sum + shares[name], 0);
     return {
       ...phase.result(),

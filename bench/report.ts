@@ -6,7 +6,7 @@ import type { MemoryReport, WaitingLevel, WaitingReport } from './memoryPhase';
 import type { RulesReport, TemplateReport } from './microPhases';
 import type { PhaseReport, RoundKey } from './phases';
 import type { BenchSettings } from './settings';
-import type { StageName } from './stages';
+import type { StageName, TailStageName } from './stages';
 import type { SweepReport } from './sweepPhase';
 import type { WorkerStatus } from './workerHandle';
 
@@ -121,6 +121,18 @@ function whereTimeWent(phases: PhaseReport[]): string {
       pair(p.bench.loopP99Ms, p.bench.loopMaxMs),
       store(p.bench),
     ]),
+    2,
+  );
+}
+
+function slowestWay(phases: PhaseReport[]): string {
+  const names = Object.keys(phases.find((p) => p.stages.tail)?.stages.tail?.stages ?? {}) as TailStageName[];
+  return table(
+    ['round', 'phase', 'emails', 'event → email', ...names],
+    phases.map((p) => {
+      const tail = p.stages.tail;
+      return [String(p.round), p.name, String(tail?.emails ?? 0), tail ? num(tail.totalMs) : '—', ...names.map((name) => (tail ? num(tail.stages[name]) : '—'))];
+    }),
     2,
   );
 }
@@ -385,6 +397,7 @@ export function printReport(settings: BenchSettings, results: BenchResults): voi
   ];
   if (phases.length > 0) {
     out.push(phaseTable(phases), '\nwhere the time went (p50/p99 ms; stages from the runs\' histories, sampled):', whereTimeWent(phases));
+    out.push('\nthe slowest 1 % of each phase\'s emails, where a p99 comes from (median ms over them; the bench\'s submission and arrival beside the server\'s events):', slowestWay(phases));
     out.push(
       `\nwhat each email cost: the Temporal server's own counters (polls included, shard upkeep left out), the runs' histories, and CPU time per email of the server, the workers and the bench process; "machine busy" is all CPU over the phase (${availableParallelism()} cores = ${availableParallelism() * 100} %):`,
       ...serverWork(phases),

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
-import { percentile } from './measure';
+import { percentile, type EmailTimes } from './measure';
 
 const { EventType } = proto.api.enums.v1;
 const STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED;
@@ -30,14 +30,26 @@ export interface StageTimes {
   /** Mean events and encoded bytes of a run's history: what the server writes, reads back and hands the worker. */
   historyEvents: number;
   historyBytes: number;
+  /** The slowest emails' way, each stage the median over them in ms (absent when none was given). */
+  tail?: TailTimes;
 }
+
+/** Where the slowest emails of a phase spent their time, from the bench's clock and the server's events. */
+export interface TailTimes {
+  emails: number;
+  /** Their event → email, median ms. */
+  totalMs: number;
+  stages: Record<TailStageName, number>;
+}
+
+export type TailStageName = 'submitted → run started' | 'started → 1st task done' | 'task done → activity start' | 'activity start → email arrived' | 'email arrived → activity done';
 
 /**
  * Splits the server-side part of event → email into stages from each run's history (up to
  * `sample` runs), so a slow phase shows where it waits: in the task queue (no free worker
  * capacity), inside the workflow task (worker CPU), or inside the send activity.
  */
-export async function stageTimes(temporal: Client, workflowIds: string[], sample = 500): Promise<StageTimes> {
+export async function stageTimes(temporal: Client, workflowIds: string[], sample = 500, slowest?: { emails: EmailTimes[]; workflowIdOf: (recipient: string) => string }): Promise<StageTimes> {
   const step = Math.max(1, Math.floor(workflowIds.length / sample));
   const picked = workflowIds.filter((_, i) => i % step === 0).slice(0, sample);
   const durations = new Map<StageName, number[]>(STAGES.map(([name]) => [name, []]));
@@ -68,5 +80,31 @@ export async function stageTimes(temporal: Client, workflowIds: string[], sample
     stages[name] = { p50: percentile(values, 50), p99: percentile(values, 99) };
   }
   const runs = Math.max(1, picked.length);
-  return { stages, runs: picked.length, retriedActivities, failedWorkflowTasks, historyEvents: historyEvents / runs, historyBytes: historyBytes / runs };
+  const tail = slowest && slowest.emails.length > 0 ? await tailTimes(temporal, slowest.emails, slowest.workflowIdOf) : undefined;
+  return { stages, runs: picked.length, retriedActivities, failedWorkflowTasks, historyEvents: historyEvents / runs, historyBytes: historyBytes / runs, ...(tail && { tail }) };
+}
+
+/**
+ * The way of the slowest emails (a p99 is one of them): the bench's submission and arrival
+ * times beside the server's events, so a tail shows whether it waited for Temporal, in the
+ * worker before the email reached the SMTP server, or after, for the activity's completion.
+ */
+async function tailTimes(temporal: Client, emails: EmailTimes[], workflowIdOf: (recipient: string) => string): Promise<TailTimes> {
+  const names: TailStageName[] = ['submitted → run started', 'started → 1st task done', 'task done → activity start', 'activity start → email arrived', 'email arrived → activity done'];
+  const values = new Map<TailStageName, number[]>(names.map((name) => [name, []]));
+  for (const email of emails) {
+    const events = (await temporal.workflow.getHandle(workflowIdOf(email.recipient)).fetchHistory()).events ?? [];
+    const at = (type: number) => {
+      const time = events.find((event) => event.eventType === type)?.eventTime;
+      return time ? Number(time.seconds) * 1000 + (time.nanos ?? 0) / 1e6 : NaN;
+    };
+    const points = [email.submittedAt, at(STARTED), at(WORKFLOW_TASK_COMPLETED), at(ACTIVITY_TASK_STARTED), email.arrivedAt, at(ACTIVITY_TASK_COMPLETED)];
+    names.forEach((name, i) => values.get(name)!.push(points[i + 1] - points[i]));
+  }
+  const median = (list: number[]) => percentile([...list].filter(Number.isFinite).sort((a, b) => a - b), 50);
+  return {
+    emails: emails.length,
+    totalMs: median(emails.map((email) => email.arrivedAt - email.submittedAt)),
+    stages: Object.fromEntries(names.map((name) => [name, median(values.get(name)!)])) as Record<TailStageName, number>,
+  };
 }
