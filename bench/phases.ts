@@ -80,6 +80,12 @@ interface TimedPhase {
   submit: (customerId: string, i: number) => Promise<unknown>;
   /** A slot of the offer is held until the event's email arrives, not only until its submission returned. */
   holdsUntilEmail?: boolean;
+  /**
+   * The first this many submissions warm up fresh worker processes and are not timed: each new
+   * SMTP connection waits ~100 ms for the outbox's greeting (smtp-server holds it back to catch
+   * clients that talk first), and a worker opens its pool's connections in its first seconds.
+   */
+  warmup?: number;
   workflowIdOf: (customerId: string) => string;
 }
 
@@ -87,7 +93,7 @@ interface TimedPhase {
  * One phase: its own task queue and worker processes (so phases never share a backlog or a
  * cache), every email waited for, and the queue drained before the workers stop.
  */
-async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name, kind, workers: workerCount = 1, count, offer, submit, workflowIdOf, holdsUntilEmail = false }: TimedPhase): Promise<PhaseReport> {
+async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name, kind, workers: workerCount = 1, count, offer, submit, workflowIdOf, holdsUntilEmail = false, warmup = 0 }: TimedPhase): Promise<PhaseReport> {
   const key = `${group}${round}`;
   const taskQueue = taskQueueOf(key);
   const customerIds = Array.from({ length: count }, (_, i) => `${key}-${i}`);
@@ -105,6 +111,7 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
     ctx.probes.reset();
     const countersBefore = await readServerMetrics(ctx.serverMetricsUrl);
     await offer(async (i) => {
+      if (i < warmup) return void (await submit(customerIds[i], i));
       const to = recipient(customerIds[i]);
       phase.submitted(to);
       await submit(customerIds[i], i).then(
@@ -119,9 +126,11 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
     // Duplicates still count while the runs finish: a retried send would arrive here.
     await untilNoneRunning(ctx.temporal, taskQueue);
     // Read before the histories are: reading them is the bench's work, not the phase's.
-    const server = serverWorkPerEmail(counterDelta(countersBefore, await readServerMetrics(ctx.serverMetricsUrl)), phase.result().emails);
+    // CPU and the server's counters are metered over the warm-up too.
+    const emailsMetered = phase.result().emails + warmup;
+    const server = serverWorkPerEmail(counterDelta(countersBefore, await readServerMetrics(ctx.serverMetricsUrl)), emailsMetered);
     const byRecipient = new Map(customerIds.map((customerId) => [recipient(customerId), workflowIdOf(customerId)]));
-    const stages = await stageTimes(ctx.temporal, customerIds.map(workflowIdOf), STAGE_SAMPLE, { emails: phase.slowest(1), workflowIdOf: (to) => byRecipient.get(to)! });
+    const stages = await stageTimes(ctx.temporal, customerIds.slice(warmup).map(workflowIdOf), STAGE_SAMPLE, { emails: phase.slowest(1), workflowIdOf: (to) => byRecipient.get(to)! });
     const workerShare = Object.keys(workerPids).reduce((sum, name) => sum + shares[name], 0);
     return {
       ...phase.result(),
@@ -132,7 +141,7 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
       workers: workerCount,
       cpu: { server: shares.server, worker: workerShare, bench: shares.bench, others: shares.others },
       cpuMsPerEmail: Object.fromEntries(
-        Object.entries({ server: shares.server, worker: workerShare, bench: shares.bench }).map(([name, share]) => [name, (share / 100) * meteredSeconds * 1000 / Math.max(1, phase.result().emails)]),
+        Object.entries({ server: shares.server, worker: workerShare, bench: shares.bench }).map(([name, share]) => [name, (share / 100) * meteredSeconds * 1000 / Math.max(1, emailsMetered)]),
       ) as PhaseReport['cpuMsPerEmail'],
       workerRssMb: workers.reduce((sum, worker) => sum + worker.memory().rssMb, 0),
       worker: addProbes(inWorkers),
@@ -288,6 +297,16 @@ export async function httpPhase(ctx: BenchContext, round: number): Promise<Phase
   }
 }
 
+/** Seconds of the steady rate offered before the timed `duration`, to the same worker processes. */
+const STEADY_WARMUP_S = 2;
+
+/** The steady rate for the warm-up and then `duration` seconds, only the latter timed. */
+const steadyOffer = (rate: number, duration: number) => ({
+  count: Math.round(rate * (STEADY_WARMUP_S + duration)),
+  warmup: Math.round(rate * STEADY_WARMUP_S),
+  offer: (submit: (i: number) => Promise<void>) => offerAtRate(rate, STEADY_WARMUP_S + duration, submit),
+});
+
 /** The bare workflow at the steady rate: the floor the steady journey latency is compared with. */
 export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const { rate, duration } = ctx.settings;
@@ -296,8 +315,7 @@ export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<P
     round,
     name: `steady ${rate}/s × ${duration} s (bare Temporal)`,
     kind: 'baseline',
-    count: Math.round(rate * duration),
-    offer: (submit) => offerAtRate(rate, duration, submit),
+    ...steadyOffer(rate, duration),
     submit: startBaseline(ctx, taskQueueOf(`sa${round}`)),
     workflowIdOf: baselineRun,
   });
@@ -313,8 +331,7 @@ export async function steadyPhase(ctx: BenchContext, round: number): Promise<Pha
     baselineGroup: 'sa',
     name: `steady ${rate}/s × ${duration} s (JourneyClient)`,
     kind: 'journeys',
-    count: Math.round(rate * duration),
-    offer: (submit) => offerAtRate(rate, duration, submit),
+    ...steadyOffer(rate, duration),
     submit: (customerId, i) => journeys.ingest(signup(customerId, i)),
     workflowIdOf: (customerId) => journeys.workflowIdOf('benchWelcome', customerId),
   });
