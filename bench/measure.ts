@@ -27,6 +27,8 @@ export interface EmailTimes {
   arrivedAt: number;
 }
 
+const latencyOf = (email: EmailTimes) => email.arrivedAt - email.submittedAt;
+
 /**
  * Times "event submitted → email arrived in the SMTP server" per recipient address: each
  * event's customer has a unique address, so an arrival is matched without parsing the mail.
@@ -35,7 +37,6 @@ export class Phase {
   /** Submission time by recipient; `pending` keeps those whose email has not arrived yet. */
   private readonly submittedAt = new Map<string, number>();
   private readonly pending = new Map<string, number>();
-  private readonly latencies: number[] = [];
   private readonly acceptLatencies: number[] = [];
   /** Emails per submitted recipient, counted for as long as the phase is routed here (duplicates included). */
   private readonly arrivals = new Map<string, number>();
@@ -82,7 +83,6 @@ export class Phase {
     const submittedAt = this.pending.get(recipient);
     if (submittedAt === undefined) return;
     this.pending.delete(recipient);
-    this.latencies.push(at - submittedAt);
     this.times.set(recipient, { recipient, submittedAt: performance.timeOrigin + submittedAt, arrivedAt: performance.timeOrigin + at });
     this.lastArrival = Math.max(this.lastArrival, at);
     this.settle(recipient);
@@ -111,12 +111,12 @@ export class Phase {
 
   /** The slowest `percent` % of the emails (at least one), slowest first. */
   slowest(percent: number): EmailTimes[] {
-    const all = [...this.times.values()].sort((a, b) => b.arrivedAt - b.submittedAt - (a.arrivedAt - a.submittedAt));
+    const all = [...this.times.values()].sort((a, b) => latencyOf(b) - latencyOf(a));
     return all.slice(0, Math.max(1, Math.ceil((all.length * percent) / 100)));
   }
 
   result(): PhaseResult {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const sorted = [...this.times.values()].map(latencyOf).sort((a, b) => a - b);
     const accepts = [...this.acceptLatencies].sort((a, b) => a - b);
     const seconds = (this.lastArrival - this.firstSubmit) / 1000;
     const duplicates = [...this.arrivals.values()].filter((count) => count > 1).length;

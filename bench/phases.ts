@@ -111,7 +111,10 @@ async function timedPhase(ctx: BenchContext, { group, round, baselineGroup, name
     ctx.probes.reset();
     const countersBefore = await readServerMetrics(ctx.serverMetricsUrl);
     await offer(async (i) => {
-      if (i < warmup) return void (await submit(customerIds[i], i));
+      if (i < warmup) {
+        await submit(customerIds[i], i);
+        return;
+      }
       const to = recipient(customerIds[i]);
       phase.submitted(to);
       await submit(customerIds[i], i).then(

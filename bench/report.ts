@@ -6,7 +6,7 @@ import type { MemoryReport, WaitingLevel, WaitingReport } from './memoryPhase';
 import type { RulesReport, TemplateReport } from './microPhases';
 import type { PhaseReport, RoundKey } from './phases';
 import type { BenchSettings } from './settings';
-import type { StageName, TailStageName } from './stages';
+import { TAIL_STAGES, type StageName } from './stages';
 import type { SweepReport } from './sweepPhase';
 import type { WorkerStatus } from './workerHandle';
 
@@ -126,12 +126,11 @@ function whereTimeWent(phases: PhaseReport[]): string {
 }
 
 function slowestWay(phases: PhaseReport[]): string {
-  const names = Object.keys(phases.find((p) => p.stages.tail)?.stages.tail?.stages ?? {}) as TailStageName[];
   return table(
-    ['round', 'phase', 'emails', 'event → email', ...names],
+    ['round', 'phase', 'emails', 'event → email', ...TAIL_STAGES],
     phases.map((p) => {
       const tail = p.stages.tail;
-      return [String(p.round), p.name, String(tail?.emails ?? 0), tail ? num(tail.totalMs) : '—', ...names.map((name) => (tail ? num(tail.stages[name]) : '—'))];
+      return [String(p.round), p.name, String(tail?.emails ?? 0), tail ? num(tail.totalMs) : '—', ...TAIL_STAGES.map((name) => (tail ? num(tail.stages[name]) : '—'))];
     }),
     2,
   );

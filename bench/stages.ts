@@ -42,7 +42,9 @@ export interface TailTimes {
   stages: Record<TailStageName, number>;
 }
 
-export type TailStageName = 'submitted → run started' | 'started → 1st task done' | 'task done → activity start' | 'activity start → email arrived' | 'email arrived → activity done';
+/** In the order an email goes through them: from each point of its way to the next (see tailTimes). */
+export const TAIL_STAGES = ['submitted → run started', 'started → 1st task done', 'task done → activity start', 'activity start → email arrived', 'email arrived → activity done'] as const;
+export type TailStageName = (typeof TAIL_STAGES)[number];
 
 /**
  * Splits the server-side part of event → email into stages from each run's history (up to
@@ -90,8 +92,7 @@ export async function stageTimes(temporal: Client, workflowIds: string[], sample
  * worker before the email reached the SMTP server, or after, for the activity's completion.
  */
 async function tailTimes(temporal: Client, emails: EmailTimes[], workflowIdOf: (recipient: string) => string): Promise<TailTimes> {
-  const names: TailStageName[] = ['submitted → run started', 'started → 1st task done', 'task done → activity start', 'activity start → email arrived', 'email arrived → activity done'];
-  const values = new Map<TailStageName, number[]>(names.map((name) => [name, []]));
+  const values = new Map<TailStageName, number[]>(TAIL_STAGES.map((name) => [name, []]));
   for (const email of emails) {
     const events = (await temporal.workflow.getHandle(workflowIdOf(email.recipient)).fetchHistory()).events ?? [];
     const at = (type: number) => {
@@ -99,12 +100,12 @@ async function tailTimes(temporal: Client, emails: EmailTimes[], workflowIdOf: (
       return time ? Number(time.seconds) * 1000 + (time.nanos ?? 0) / 1e6 : NaN;
     };
     const points = [email.submittedAt, at(STARTED), at(WORKFLOW_TASK_COMPLETED), at(ACTIVITY_TASK_STARTED), email.arrivedAt, at(ACTIVITY_TASK_COMPLETED)];
-    names.forEach((name, i) => values.get(name)!.push(points[i + 1] - points[i]));
+    TAIL_STAGES.forEach((name, i) => values.get(name)!.push(points[i + 1] - points[i]));
   }
   const median = (list: number[]) => percentile([...list].filter(Number.isFinite).sort((a, b) => a - b), 50);
   return {
     emails: emails.length,
     totalMs: median(emails.map((email) => email.arrivedAt - email.submittedAt)),
-    stages: Object.fromEntries(names.map((name) => [name, median(values.get(name)!)])) as Record<TailStageName, number>,
+    stages: Object.fromEntries(TAIL_STAGES.map((name) => [name, median(values.get(name)!)])) as Record<TailStageName, number>,
   };
 }

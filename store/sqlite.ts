@@ -200,7 +200,7 @@ export function openSqliteStore(file: string): Store {
    * the segment marks) to the WAL, which was most of an event's cost: events recorded together
    * share one transaction, committed before any of them is answered. A group commits when
    * GROUP_COMMIT_MAX events wait, or when the event loop has handled what it was handling (the
-   * requests that arrived together); an event alone waits for nothing else.
+   * requests that arrived together); an event alone is committed at the end of that turn.
    */
   let queued: QueuedEvent[] = [];
   const commitQueued = () => {
