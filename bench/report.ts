@@ -188,7 +188,7 @@ const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: '
  * A ratio target judged on the median of the per-round ratios (each round's phase to the
  * same round's baseline); a phase that lost submissions or emails misses whatever its ratio.
  */
-function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | 'p99Ms', target: string, ok: (ratio: number) => boolean, baseGroup?: RoundKey): TargetRow | undefined {
+function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | 'p50Ms' | 'p99Ms', target: string, ok: (ratio: number) => boolean, baseGroup?: RoundKey): TargetRow | undefined {
   const found = pairs(phases, group, baseGroup);
   if (found.length === 0) return undefined;
   const ratios = found.map(([p, base]) => p[field] / base[field]);
@@ -203,6 +203,28 @@ function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | '
     spread: range(ratios, times),
     other: range(found.flatMap(([p, base]) => [p.cpu.others, base.cpu.others])),
     verdict: Number.isFinite(value) && ok(value) && !lost ? 'PASS' : 'MISS',
+  };
+}
+
+const cpuMsOf = (p: PhaseReport) => p.cpuMsPerEmail.server + p.cpuMsPerEmail.worker + p.cpuMsPerEmail.bench;
+
+/**
+ * The throughput ratio the phases' CPU per email allows, each round's bare CPU ms per email
+ * over the phase's: with both cores busy, emails/s is the cores' time over what one email
+ * costs, so where this is below the target the target is out of reach on this machine.
+ */
+function cpuRow(phases: PhaseReport[], group: RoundKey, target: string): TargetRow | undefined {
+  const found = pairs(phases, group);
+  if (found.length === 0) return undefined;
+  const ratios = found.map(([p, base]) => cpuMsOf(base) / cpuMsOf(p));
+  return {
+    target,
+    measured: times(median(ratios)),
+    baseline: `${num(median(found.map(([, base]) => cpuMsOf(base))), 1)} ms bare`,
+    perRound: ratios.map(times).join(' '),
+    spread: range(ratios, times),
+    other: range(found.flatMap(([p, base]) => [p.cpu.others, base.cpu.others])),
+    verdict: 'info',
   };
 }
 
@@ -227,6 +249,10 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
   const info = (row: TargetRow | undefined) => row && rows.push({ ...row, verdict: 'info' });
   info(ratioRow(phases, 'ai', 'perSecond', '(ai) bare + journey search attributes emails/s vs bare (no target)', () => true));
   info(ratioRow(phases, 'b', 'perSecond', '(b) JourneyClient emails/s vs (ai) (no target)', () => true, 'ai'));
+  info(cpuRow(phases, 'b', '(b) the ratio CPU per email allows: bare ÷ JourneyClient (no target)'));
+  info(cpuRow(phases, 'c', '(c) the ratio CPU per email allows: bare ÷ HTTP (no target)'));
+  // The steady p99 beside the median: how much of the tail's ratio the journey's own work per email already takes.
+  info(ratioRow(phases, 's', 'p50Ms', `steady ${settings.rate}/s p50 event → email vs bare (no target)`, () => true));
   const steady = phases.filter((p) => p.group === 's');
   if (steady.length > 0) {
     const p99s = steady.map((p) => p.p99Ms);

@@ -72,6 +72,10 @@ async function baselineWorker(spec: WorkerSpec): Promise<BenchWorker> {
     port: spec.smtpPort,
     pool: true,
     maxConnections: 5,
+    // nodemailer's default replaces a pooled connection after 100 messages; the product's pool keeps
+    // its connections. A new one waits ~100 ms for the outbox's greeting, so rotating would put
+    // the outbox's delay, not Temporal's, into the baseline's tail.
+    maxMessages: Infinity,
     getSocket: (_options, done) => {
       const socket = createConnection({ host: '127.0.0.1', port: spec.smtpPort }, () => done(null, { connection: socket }));
       socket.setNoDelay(true);
