@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compose, type Composition } from '../compose';
 import { httpApi } from '../compose/apiRole';
@@ -211,5 +212,38 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
       const server = await (await fetch(`http://127.0.0.1:${serverMetricsPort}/metrics`)).text();
       expect(server).toMatch(/^activity_eager_execution\{[^}]*namespace="default"[^}]*\} [1-9]/m);
     }, { timeout: 10_000 });
+  });
+
+  it('reads the transfer queue for each run the embedded server starts, not at most 20 times a second', async () => {
+    // A new run's first workflow task leaves the history service through its transfer queue.
+    // Temporal's default reads it at most 20 times a second per shard (a burst of 20, then 20 a
+    // second), and the embedded server has one shard: past 20 starts a second, each start would
+    // wait for the next read. So: more reads, while runs start one after another, than that allows.
+    const serverMetrics = `http://127.0.0.1:${serverMetricsPort}/metrics`;
+    const reads = async () =>
+      (await (await fetch(serverMetrics)).text())
+        .split('\n')
+        .filter((line) => /^persistence_requests\{[^}]*operation="GetTransferTasks"/.test(line))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    const connection = await Connection.connect({ address: devServer!.address });
+    try {
+      const client = new Client({ connection });
+      const taskQueue = `transfer-reads-${randomBytes(4).toString('hex')}`;
+      // The counters reach the endpoint on the server's next report: start from a settled figure.
+      let before = -1;
+      await vi.waitFor(async () => {
+        const now = await reads();
+        const settled = now === before;
+        before = now;
+        expect(settled).toBe(true);
+      }, { timeout: 10_000, interval: 1_500 });
+      const startedAt = performance.now();
+      for (let i = 0; i < 150; i++) await client.workflow.start('noSuchWorkflow', { taskQueue, workflowId: `${taskQueue}-${i}` });
+      const seconds = (performance.now() - startedAt) / 1000;
+      const mostAt20PerSecond = 20 + 20 * seconds;
+      await vi.waitFor(async () => expect((await reads()) - before).toBeGreaterThan(mostAt20PerSecond + 10), { timeout: 10_000 });
+    } finally {
+      await connection.close();
+    }
   });
 });
