@@ -311,17 +311,15 @@ const STEADY_WARMUP_S = 2;
 const STEADY_WARMUP_BURST = 10;
 
 /** A burst and the steady rate for the warm-up, then `duration` seconds at the rate, only the latter timed. */
-const steadyOffer = (rate: number, duration: number) => {
-  return {
-    // As many as offerAtRate offers after the burst.
-    count: STEADY_WARMUP_BURST + Math.round(rate * (STEADY_WARMUP_S + duration)),
-    warmup: STEADY_WARMUP_BURST + Math.round(rate * STEADY_WARMUP_S),
-    offer: async (submit: (i: number) => Promise<void>) => {
-      await Promise.all(Array.from({ length: STEADY_WARMUP_BURST }, (_, i) => submit(i)));
-      await offerAtRate(rate, STEADY_WARMUP_S + duration, (i) => submit(STEADY_WARMUP_BURST + i));
-    },
-  };
-};
+const steadyOffer = (rate: number, duration: number) => ({
+  // As many as offerAtRate offers after the burst.
+  count: STEADY_WARMUP_BURST + Math.round(rate * (STEADY_WARMUP_S + duration)),
+  warmup: STEADY_WARMUP_BURST + Math.round(rate * STEADY_WARMUP_S),
+  offer: async (submit: (i: number) => Promise<void>) => {
+    await Promise.all(Array.from({ length: STEADY_WARMUP_BURST }, (_, i) => submit(i)));
+    await offerAtRate(rate, STEADY_WARMUP_S + duration, (i) => submit(STEADY_WARMUP_BURST + i));
+  },
+});
 
 /** The bare workflow at the steady rate: the floor the steady journey latency is compared with. */
 export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
