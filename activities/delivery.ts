@@ -46,7 +46,7 @@ export function heartbeating(): () => void {
 }
 
 /**
- * Takes an SMTP session (a pooled connection that answered RSET, or a new one) and
+ * Takes an SMTP session (a pooled connection, or a new one) and
  * transmits, claiming the ledger row (through `claim`) at the hand-off. Rejects with
  * `ClaimRefused` when the claim is refused, else with the SMTP error. The connection goes
  * back to the pool only after the server's 250.

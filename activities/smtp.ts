@@ -19,11 +19,11 @@ export interface OutgoingEmail {
 
 /**
  * Delivery over SMTP with the hand-off made visible. `open` gets a connection ready for
- * `MAIL FROM`: an idle pooled one that answered `RSET` with 250, or a new one (connected,
- * greeted, logged in); nothing can have been delivered when it fails. `send` runs MAIL,
- * RCPT and DATA, then calls `beforeBody` at the last moment before the first byte of the
- * message goes out (the server has answered 354); only from then on can the server have
- * the message. nodemailer's transports hide that boundary, so a send still connecting or
+ * `MAIL FROM`: an idle pooled one, or a new one (connected, greeted, logged in); nothing can
+ * have been delivered when it fails. `send` runs MAIL, RCPT and DATA, then calls `beforeBody`
+ * at the last moment before the first byte of the message goes out (the server has answered
+ * 354); only from then on can the server have the message. A pooled connection the server
+ * dropped while it sat idle is found out by that MAIL FROM, and `send` goes on over a new one. nodemailer's transports hide that boundary, so a send still connecting or
  * queued looked the same as one the server may have taken.
  */
 export interface Mailer {
@@ -56,12 +56,13 @@ export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 15_00
 /**
  * The connection pool of one mailer. `size` connections at most (idle, busy or opening);
  * a send that finds all busy waits up to `waitTimeout` for one, then fails before anything
- * was handed over (the attempt is retried). Idle connections are QUIT after `idleTimeout`,
- * and one taken from the pool must answer RSET within `resetTimeout`, else it is dropped
- * and a new one opened. All of it fits the send activity's 3-minute start-to-close timeout
- * with the connect and greeting timeouts above.
+ * was handed over (the attempt is retried). Idle connections are QUIT after `idleTimeout`.
+ * One taken from the pool must answer MAIL, RCPT and DATA within `reuseTimeout`, else it is
+ * closed (before the hand-off, so nothing was delivered) and a new one opened: a connection a
+ * NAT forgot answers nothing, and the socket timeout alone would wait a minute. All of it fits
+ * the send activity's 3-minute start-to-close timeout with the connect and greeting timeouts above.
  */
-export const SMTP_POOL = { size: 5, idleTimeout: 30_000, resetTimeout: 10_000, waitTimeout: 30_000 };
+export const SMTP_POOL = { size: 5, idleTimeout: 30_000, reuseTimeout: 10_000, waitTimeout: 30_000 };
 
 export interface SmtpMailerOptions {
   /** smtp://user:pass@host:port or smtps://… (nodemailer's connection URL). */
@@ -71,9 +72,11 @@ export interface SmtpMailerOptions {
   poolSize?: number;
   /** How long a connection stays idle in the pool before it is closed; default `SMTP_POOL.idleTimeout`. */
   idleTimeoutMs?: number;
+  /** How long a pooled connection has to answer MAIL, RCPT and DATA; default `SMTP_POOL.reuseTimeout`. */
+  reuseTimeoutMs?: number;
 }
 
-export function createSmtpMailer({ url, dkim, poolSize = SMTP_POOL.size, idleTimeoutMs = SMTP_POOL.idleTimeout }: SmtpMailerOptions): Mailer {
+export function createSmtpMailer({ url, dkim, poolSize = SMTP_POOL.size, idleTimeoutMs = SMTP_POOL.idleTimeout, reuseTimeoutMs = SMTP_POOL.reuseTimeout }: SmtpMailerOptions): Mailer {
   const options: SMTPConnection.Options = { ...parseConnectionUrl(url), ...SMTP_TIMEOUTS };
   const auth = options.auth as { user?: string; pass?: string } | undefined;
   const credentials = auth?.user ? { user: auth.user, pass: auth.pass ?? '' } : undefined;
@@ -97,13 +100,40 @@ export function createSmtpMailer({ url, dkim, poolSize = SMTP_POOL.size, idleTim
     return connection;
   };
 
-  const sessionOn = (connection: PooledConnection): MailSession => {
+  /** A new connection in a slot the pool granted; the slot is given up if it cannot be opened. */
+  const connectInSlot = async (): Promise<PooledConnection> => {
+    try {
+      return await connect();
+    } catch (err) {
+      pool.freeSlot();
+      throw err;
+    }
+  };
+
+  const sessionOn = (first: PooledConnection, pooled: boolean): MailSession => {
+    let connection = first;
     let accepted = false;
     let released = false;
     return {
       async send(message, beforeBody) {
         accepted = false;
-        const reply = await transmit(connection, message, beforeBody);
+        const silent = pooled ? setTimeout(() => connection.smtp.close(), reuseTimeoutMs) : undefined;
+        const answered = () => {
+          clearTimeout(silent);
+          return beforeBody();
+        };
+        const reply = await transmit(connection, message, answered).catch(async (err: SmtpError) => {
+          clearTimeout(silent);
+          if (!pooled || !droppedWhileIdle(err)) throw err;
+          // Nothing was handed over and the row is still only reserved: the send goes on over a
+          // new connection rather than failing its attempt. The others idled as long or longer,
+          // likely gone as well; the slot of this one opens the new one.
+          pooled = false;
+          pool.retireIdle();
+          pool.abandon(connection);
+          connection = await connectInSlot();
+          return transmit(connection, message, beforeBody);
+        });
         accepted = true;
         return reply;
       },
@@ -127,40 +157,21 @@ export function createSmtpMailer({ url, dkim, poolSize = SMTP_POOL.size, idleTim
 
     async open() {
       const granted = await pool.acquire();
-      if (granted !== 'slot') {
-        // A pooled connection may have been dropped by the server while idle (its idle
-        // timeout, a restart, a NAT forgetting it) without our noticing yet: RSET proves it
-        // alive before MAIL FROM, while the send is still only reserved.
-        if (await answersReset(granted)) return sessionOn(granted);
-        // The others idled as long or longer: likely gone as well. Its slot opens a new one.
-        pool.retireIdle();
-        pool.abandon(granted);
-      }
-      try {
-        return sessionOn(await connect());
-      } catch (err) {
-        pool.freeSlot();
-        throw err;
-      }
+      return granted === 'slot' ? sessionOn(await connectInSlot(), false) : sessionOn(granted, true);
     },
 
     close: () => pool.close(),
   };
 }
 
-/** RSET answered with 250 within `SMTP_POOL.resetTimeout`: the connection is alive and its transaction state clean. */
-async function answersReset(connection: PooledConnection): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  // nodemailer takes any 2xx; the reply it answered with is its last server response.
-  const reset = new Promise<boolean>((resolve, reject) => connection.smtp.reset((err) => (err ? reject(err) : resolve(/^250\b/.test(connection.smtp.lastServerResponse || '')))));
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no reply to RSET')), SMTP_POOL.resetTimeout)));
-  try {
-    return await connection.step(Promise.race([reset, timeout]));
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * A pooled connection the server dropped while it sat idle (its idle timeout, a restart, a NAT
+ * forgetting it) without our noticing yet: the first command finds the socket gone, or the
+ * server's 421 closing it. Only before the hand-off, so nothing can have been delivered; any
+ * other reply is the server's verdict on this email.
+ */
+function droppedWhileIdle(err: SmtpError): boolean {
+  return err.handedOff === false && (err.responseCode === undefined || err.responseCode === 421);
 }
 
 /** One SMTP connection of a mailer's pool. It is used by one session at a time. */

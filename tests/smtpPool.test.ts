@@ -16,13 +16,14 @@ import { suiteOutboxFolder } from './support/suiteOutbox';
 // The send activity's SMTP connection pool against a real smtp-server on loopback that
 // misbehaves on request. What the server sees and what the send ledger does go into one
 // log, in the order they happen, so a test can tell where the hand-off (the claim, row
-// `reserved` → `sending`) fell relative to RSET, a new connection and the message.
+// `reserved` → `sending`) fell relative to MAIL FROM, a new connection and the message.
 
-type ResetAnswer = 'ok' | 'refuse' | 'drop';
+/** 250; 421 (then the close); the connection dropped; or no answer at all, as from a connection a NAT forgot. */
+type MailAnswer = 'ok' | 'refuse' | 'drop' | 'silent';
 
 interface PoolServerOptions {
-  /** How the server answers RSET on its n-th connection: 250, 421 (then closes), or a dropped connection. */
-  onReset?: (connection: number) => ResetAnswer;
+  /** How the server answers the m-th MAIL FROM on its n-th connection. */
+  onMail?: (connection: number, mail: number) => MailAnswer;
   /** A reply code (4xx/5xx) for a recipient, else accepted. */
   onRecipient?: (address: string) => number | undefined;
   /** A reply code for the n-th message once its body is in, else 250. */
@@ -42,12 +43,14 @@ interface ServerConnection {
 async function startPoolServer(log: string[], options: PoolServerOptions = {}) {
   const folder = options.keepInSuiteOutbox === false ? undefined : suiteOutboxFolder();
   const numbers = new Map<string, number>();
+  const mails = new Map<number, number>();
   const open = new Set<number>();
   const messages: { to: string[]; connection: number }[] = [];
   let connects = 0;
   let mostOpen = 0;
   const connectionNo = (session: { id: string }) => numbers.get(session.id) ?? 0;
   const fail = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
+  const connectionOf = (session: { id: string }) => [...(server as unknown as { connections: Set<ServerConnection> }).connections].find((c) => c.session.id === session.id);
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -58,16 +61,12 @@ async function startPoolServer(log: string[], options: PoolServerOptions = {}) {
       open.add(n);
       mostOpen = Math.max(mostOpen, open.size);
       log.push(`server: connect #${n}`);
-      const connection = [...(server as unknown as { connections: Set<ServerConnection> }).connections].find((c) => c.session.id === session.id);
+      const connection = connectionOf(session);
       if (connection) {
         const reset = connection.handler_RSET.bind(connection);
         connection.handler_RSET = (command, done) => {
-          const answer = options.onReset?.(n) ?? 'ok';
-          log.push(`server: RSET #${n} ${answer}`);
-          if (answer === 'refuse') connection.send(421, 'Service not available, closing transmission channel');
-          if (answer === 'drop') connection._socket.destroy();
-          if (answer === 'ok') return reset(command, done);
-          done();
+          log.push(`server: RSET #${n}`);
+          reset(command, done);
         };
         const quit = connection.handler_QUIT.bind(connection);
         connection.handler_QUIT = (command, done) => {
@@ -83,8 +82,15 @@ async function startPoolServer(log: string[], options: PoolServerOptions = {}) {
       log.push(`server: close #${n}`);
     },
     onMailFrom(_address, session, callback) {
-      log.push(`server: MAIL #${connectionNo(session)}`);
-      callback();
+      const n = connectionNo(session);
+      const mail = (mails.get(n) ?? 0) + 1;
+      mails.set(n, mail);
+      const answer = options.onMail?.(n, mail) ?? 'ok';
+      log.push(`server: MAIL #${n}${answer === 'ok' ? '' : ` ${answer}`}`);
+      if (answer === 'ok') return callback();
+      // smtp-server closes the connection after any 421 it sends.
+      if (answer === 'refuse') return callback(fail(421, 'Service not available, closing transmission channel'));
+      if (answer === 'drop') connectionOf(session)?._socket.destroy();
     },
     onRcptTo(address, _session, callback) {
       const code = options.onRecipient?.(address.address);
@@ -112,8 +118,7 @@ async function startPoolServer(log: string[], options: PoolServerOptions = {}) {
     /** Closes the n-th connection from the server's side as its idle timeout would: a 421, then the close. */
     closeIdle(n: number) {
       const id = [...numbers].find(([, number]) => number === n)?.[0];
-      const connection = [...(server as unknown as { connections: Set<ServerConnection> }).connections].find((c) => c.session.id === id);
-      connection?.send(421, 'Timeout - closing connection');
+      if (id) connectionOf({ id })?.send(421, 'Timeout - closing connection');
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -196,17 +201,18 @@ describe('the SMTP connection pool of the send activity', () => {
     server = undefined;
   });
 
-  it('sends ten emails in a row over one connection, each verified with RSET, each arriving once', async () => {
+  it('sends ten emails in a row over one connection, each starting with MAIL FROM (no RSET round trip), each arriving once', async () => {
     const send = await start();
     for (let i = 0; i < 10; i++) expect(await send(`seq-${i}`)).toMatchObject({ status: 'sent' });
     expect(server?.connects()).toBe(1);
     for (let i = 0; i < 10; i++) expect(arrivals(`seq-${i}`)).toBe(1);
-    // Every reuse answered RSET before its MAIL FROM, and before its claim.
-    expect(log.filter((line) => line === 'server: RSET #1 ok').length).toBe(9);
+    // A reused connection's transaction ended with its last message's 250, so MAIL FROM comes
+    // first: to a remote relay each RSET was one more round trip per email.
+    expect(log.filter((line) => line.startsWith('server: RSET'))).toEqual([]);
     expect(of(log, 'seq-3')).toEqual(expect.arrayContaining(['ledger: seq-3 reserved', 'ledger: seq-3 sending', 'ledger: seq-3 sent']));
     const at = (line: string) => log.indexOf(line);
     expect(at('ledger: seq-3 reserved')).toBeLessThan(at('ledger: seq-3 sending'));
-    expect(log.slice(at('ledger: seq-3 reserved'), at('ledger: seq-3 sending'))).toEqual(['ledger: seq-3 reserved', 'server: RSET #1 ok', 'server: MAIL #1']);
+    expect(log.slice(at('ledger: seq-3 reserved'), at('ledger: seq-3 sending'))).toEqual(['ledger: seq-3 reserved', 'server: MAIL #1']);
 
     // The composition's close QUITs the idle connection.
     await app?.close();
@@ -245,47 +251,57 @@ describe('the SMTP connection pool of the send activity', () => {
     ]);
   });
 
-  it('finds at RSET a pooled connection the server dropped, keeps the row reserved and delivers once over a new one', async () => {
-    // The client has not noticed yet: the connection breaks as RSET arrives.
-    const send = await start({ onReset: (n) => (n === 1 ? 'drop' : 'ok') });
+  it('finds at MAIL FROM a pooled connection the server dropped, keeps the row reserved and delivers once over a new one', async () => {
+    // The client has not noticed yet: the connection breaks as its second MAIL FROM arrives.
+    const send = await start({ onMail: (n, mail) => (n === 1 && mail === 2 ? 'drop' : 'ok') });
     expect(await send('first')).toMatchObject({ status: 'sent' });
 
-    expect(await send('dropped-at-rset')).toMatchObject({ status: 'sent' });
+    expect(await send('dropped-at-mail')).toMatchObject({ status: 'sent' });
     expect(server?.connects()).toBe(2);
-    expect(arrivals('dropped-at-rset')).toBe(1);
-    const seen = of(log, 'dropped-at-rset');
-    expect(seen.slice(seen.indexOf('ledger: dropped-at-rset reserved')).filter((line) => !line.startsWith('server: close'))).toEqual([
-      'ledger: dropped-at-rset reserved',
-      'server: RSET #1 drop',
+    expect(arrivals('dropped-at-mail')).toBe(1);
+    const seen = of(log, 'dropped-at-mail');
+    expect(seen.slice(seen.indexOf('ledger: dropped-at-mail reserved')).filter((line) => !line.startsWith('server: close'))).toEqual([
+      'ledger: dropped-at-mail reserved',
+      'server: MAIL #1 drop',
       'server: connect #2',
       'server: MAIL #2',
-      'ledger: dropped-at-rset sending',
+      'ledger: dropped-at-mail sending',
       'server: message #2',
-      'ledger: dropped-at-rset sent',
+      'ledger: dropped-at-mail sent',
     ]);
-    expect(await statusOf('dropped-at-rset')).toBe('sent');
+    expect(await statusOf('dropped-at-mail')).toBe('sent');
   });
 
-  it('drops a pooled connection whose server answers RSET with 421 and delivers once over a new one', async () => {
-    const send = await start({ onReset: (n) => (n === 1 ? 'refuse' : 'ok') });
+  it('drops a pooled connection whose server answers MAIL FROM with 421 and delivers once over a new one', async () => {
+    const send = await start({ onMail: (n, mail) => (n === 1 && mail === 2 ? 'refuse' : 'ok') });
     expect(await send('first')).toMatchObject({ status: 'sent' });
 
-    expect(await send('refused-rset')).toMatchObject({ status: 'sent' });
+    expect(await send('refused-mail')).toMatchObject({ status: 'sent' });
     expect(server?.connects()).toBe(2);
-    expect(arrivals('refused-rset')).toBe(1);
-    const seen = of(log, 'refused-rset');
-    expect(seen.slice(seen.indexOf('ledger: refused-rset reserved')).filter((line) => !line.startsWith('server: close'))).toEqual([
-      'ledger: refused-rset reserved',
-      'server: RSET #1 refuse',
+    expect(arrivals('refused-mail')).toBe(1);
+    const seen = of(log, 'refused-mail');
+    expect(seen.slice(seen.indexOf('ledger: refused-mail reserved')).filter((line) => !line.startsWith('server: close'))).toEqual([
+      'ledger: refused-mail reserved',
+      'server: MAIL #1 refuse',
       'server: connect #2',
       'server: MAIL #2',
-      'ledger: refused-rset sending',
+      'ledger: refused-mail sending',
       'server: message #2',
-      'ledger: refused-rset sent',
+      'ledger: refused-mail sent',
     ]);
-    // Connection 1 carried nothing after the refused RSET, and is gone.
+    // Connection 1 carried nothing after the refused MAIL FROM, and is gone.
     await vi.waitFor(() => expect(server?.openConnections()).toEqual([2]));
     expect(log.filter((line) => line.endsWith('#1')).at(-1)).toBe('server: close #1');
+  });
+
+  it('fails the attempt, the row still reserved, when a new connection answers MAIL FROM with 421', async () => {
+    // Only a pooled connection may have died while idle; a fresh one's 421 is the server's answer.
+    const send = await start({ onMail: (n) => (n === 1 ? 'refuse' : 'ok') });
+    await expect(send('fresh-421', 1)).rejects.toThrow(/SMTP: .*421/);
+    expect(await statusOf('fresh-421')).toBe('reserved');
+    expect(server?.connects()).toBe(1);
+    expect(await send('fresh-421', 2)).toMatchObject({ status: 'sent' });
+    expect(arrivals('fresh-421')).toBe(1);
   });
 
   it('closes a connection whose message got an error after the claim, and never uses it again', async () => {
@@ -330,6 +346,38 @@ describe('the SMTP connection pool of the send activity', () => {
 });
 
 describe('an idle pooled connection', () => {
+  it('that answers nothing to MAIL FROM (a NAT forgot it) is closed after the reuse timeout, and the send goes on over a new one', async () => {
+    const log: string[] = [];
+    const server = await startPoolServer(log, { keepInSuiteOutbox: false, onMail: (n, mail) => (n === 1 && mail === 2 ? 'silent' : 'ok') });
+    const mailer = createSmtpMailer({ url: server.url, reuseTimeoutMs: 300 });
+    try {
+      const message = await mailer.compose({ from: 'hello@shop.example.com', to: 'nat@example.com', subject: 'Hi', html: '<p>Hi</p>', text: 'Hi', messageId: '<nat@journeys>', headers: {} });
+      for (let send = 1; send <= 2; send++) {
+        const session = await mailer.open();
+        const handOffs = log.length;
+        await session.send(message, async () => void log.push('client: hand-off'));
+        session.release();
+        expect(log.slice(handOffs).filter((line) => line === 'client: hand-off')).toHaveLength(1);
+      }
+      expect(server.messages.map((m) => m.connection)).toEqual([1, 2]);
+      expect(log.filter((line) => !line.startsWith('server: close'))).toEqual([
+        'server: connect #1',
+        'server: MAIL #1',
+        'client: hand-off',
+        'server: message #1',
+        'server: MAIL #1 silent',
+        'server: connect #2',
+        'server: MAIL #2',
+        'client: hand-off',
+        'server: message #2',
+      ]);
+      await vi.waitFor(() => expect(server.openConnections()).toEqual([2]));
+    } finally {
+      await mailer.close();
+      await server.close();
+    }
+  });
+
   it('is closed with QUIT after the idle timeout', async () => {
     const log: string[] = [];
     const server = await startPoolServer(log, { keepInSuiteOutbox: false });
