@@ -22,9 +22,10 @@ export interface OutgoingEmail {
  * `MAIL FROM`: an idle pooled one, or a new one (connected, greeted, logged in); nothing can
  * have been delivered when it fails. `send` runs MAIL, RCPT and DATA, then calls `beforeBody`
  * at the last moment before the first byte of the message goes out (the server has answered
- * 354); only from then on can the server have the message. A pooled connection the server
- * dropped while it sat idle is found out by that MAIL FROM, and `send` goes on over a new one. nodemailer's transports hide that boundary, so a send still connecting or
- * queued looked the same as one the server may have taken.
+ * 354); only from then on can the server have the message. nodemailer's transports hide that
+ * boundary, so a send still connecting or queued looked the same as one the server may have
+ * taken. A pooled connection the server dropped while it sat idle is found out before the
+ * boundary, and `send` goes on over a new one.
  */
 export interface Mailer {
   /** The message bytes (DKIM-signed when configured) and envelope, for `send` and for the ledger. */
@@ -114,26 +115,37 @@ export function createSmtpMailer({ url, dkim, poolSize = SMTP_POOL.size, idleTim
     let connection = first;
     let accepted = false;
     let released = false;
+
+    /**
+     * Over a connection from the pool, which the server may have dropped while it sat idle:
+     * found out before the hand-off (droppedWhileIdle, or no answer within `reuseTimeoutMs`),
+     * with nothing handed over and the row still only reserved, the send goes on over a new
+     * connection rather than failing its attempt. The others idled as long or longer, likely
+     * gone as well; the slot of this one opens the new one.
+     */
+    const transmitReused = async (message: StoredMessage, beforeBody: () => Promise<void>) => {
+      const silent = setTimeout(() => connection.smtp.close(), reuseTimeoutMs);
+      try {
+        return await transmit(connection, message, () => {
+          clearTimeout(silent);
+          return beforeBody();
+        });
+      } catch (err) {
+        if (!droppedWhileIdle(err as SmtpError)) throw err;
+      } finally {
+        clearTimeout(silent);
+      }
+      pooled = false;
+      pool.retireIdle();
+      pool.abandon(connection);
+      connection = await connectInSlot();
+      return transmit(connection, message, beforeBody);
+    };
+
     return {
       async send(message, beforeBody) {
         accepted = false;
-        const silent = pooled ? setTimeout(() => connection.smtp.close(), reuseTimeoutMs) : undefined;
-        const answered = () => {
-          clearTimeout(silent);
-          return beforeBody();
-        };
-        const reply = await transmit(connection, message, answered).catch(async (err: SmtpError) => {
-          clearTimeout(silent);
-          if (!pooled || !droppedWhileIdle(err)) throw err;
-          // Nothing was handed over and the row is still only reserved: the send goes on over a
-          // new connection rather than failing its attempt. The others idled as long or longer,
-          // likely gone as well; the slot of this one opens the new one.
-          pooled = false;
-          pool.retireIdle();
-          pool.abandon(connection);
-          connection = await connectInSlot();
-          return transmit(connection, message, beforeBody);
-        });
+        const reply = pooled ? await transmitReused(message, beforeBody) : await transmit(connection, message, beforeBody);
         accepted = true;
         return reply;
       },

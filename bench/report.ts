@@ -196,13 +196,20 @@ function ratioRow(phases: PhaseReport[], group: RoundKey, field: 'perSecond' | '
   const lost = found.some(([p]) => p.failed > 0 || p.missing > 0);
   const unit = field === 'perSecond' ? '/s' : ' ms';
   return {
+    ...roundRatios(found, ratios),
     target: lost ? `${target} (submissions failed)` : target,
-    measured: times(value),
     baseline: `${num(median(found.map(([, base]) => base[field])), field === 'perSecond' ? 1 : 0)}${unit} ${BASELINE_NAMES[found[0][1].group] ?? 'bare'}`,
+    verdict: Number.isFinite(value) && ok(value) && !lost ? 'PASS' : 'MISS',
+  };
+}
+
+/** The columns every per-round ratio row shares: the median, each round's, their spread, and the CPU used outside the bench. */
+function roundRatios(found: [PhaseReport, PhaseReport][], ratios: number[]): Pick<TargetRow, 'measured' | 'perRound' | 'spread' | 'other'> {
+  return {
+    measured: times(median(ratios)),
     perRound: ratios.map(times).join(' '),
     spread: range(ratios, times),
     other: range(found.flatMap(([p, base]) => [p.cpu.others, base.cpu.others])),
-    verdict: Number.isFinite(value) && ok(value) && !lost ? 'PASS' : 'MISS',
   };
 }
 
@@ -216,14 +223,10 @@ const cpuMsOf = (p: PhaseReport) => p.cpuMsPerEmail.server + p.cpuMsPerEmail.wor
 function cpuRow(phases: PhaseReport[], group: RoundKey, target: string): TargetRow | undefined {
   const found = pairs(phases, group);
   if (found.length === 0) return undefined;
-  const ratios = found.map(([p, base]) => cpuMsOf(base) / cpuMsOf(p));
   return {
+    ...roundRatios(found, found.map(([p, base]) => cpuMsOf(base) / cpuMsOf(p))),
     target,
-    measured: times(median(ratios)),
     baseline: `${num(median(found.map(([, base]) => cpuMsOf(base))), 1)} ms bare`,
-    perRound: ratios.map(times).join(' '),
-    spread: range(ratios, times),
-    other: range(found.flatMap(([p, base]) => [p.cpu.others, base.cpu.others])),
     verdict: 'info',
   };
 }
@@ -251,7 +254,7 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
   info(ratioRow(phases, 'b', 'perSecond', '(b) JourneyClient emails/s vs (ai) (no target)', () => true, 'ai'));
   info(cpuRow(phases, 'b', '(b) the ratio CPU per email allows: bare ÷ JourneyClient (no target)'));
   info(cpuRow(phases, 'c', '(c) the ratio CPU per email allows: bare ÷ HTTP (no target)'));
-  // The steady p99 beside the median: how much of the tail's ratio the journey's own work per email already takes.
+  // The steady p50 ratio beside the p99 target: how much of the tail's ratio the journey's own work per email already takes.
   info(ratioRow(phases, 's', 'p50Ms', `steady ${settings.rate}/s p50 event → email vs bare (no target)`, () => true));
   const steady = phases.filter((p) => p.group === 's');
   if (steady.length > 0) {

@@ -44,10 +44,8 @@ const schema = z.object({
   /** Events per second in the steady-rate phases. */
   rate: z.coerce.number().positive().default(20),
   /**
-   * Seconds each steady-rate phase lasts. A p99 of 600 emails is their 6th slowest: at 15 s (the
-   * 3rd of 300) one stall of a worker or the server decided a round: the steady ratio's median
-   * read 0.76× to 2.30× over twelve quiet runs with little code between them; at 30 s, 1.16× to
-   * 1.57× over five (the product's settings and GC variants).
+   * Seconds each steady-rate phase lasts: long enough that its p99 is not one stall's (at 20/s,
+   * the 6th slowest of 600 emails; bench/README.md has what 15 s gave).
    */
   duration: z.coerce.number().positive().default(30),
   /** Cart-abandonment journeys left waiting for the memory phase. */
