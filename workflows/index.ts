@@ -191,7 +191,8 @@ export default async function journey(input: JourneyInput): Promise<JourneyState
       else upsertSearchAttributes([{ key: JOURNEY_STEP, value: current.id }]);
       shownStep = current.id;
     }
-    const next = await runStep(run, current);
+    const outcome = runStep(run, current);
+    const next = typeof outcome === 'object' ? await outcome : outcome;
     current = next ? steps.get(next) : undefined;
   }
 
