@@ -4,7 +4,7 @@ import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { JOURNEY_STATUS, JOURNEY_STEP } from '../workflows/searchAttributes';
 import type { createBaselineActivities } from './baselineActivities';
 
-const { sendEmail } = proxyActivities<ReturnType<typeof createBaselineActivities>>({ startToCloseTimeout: '1 minute' });
+const { sendEmail, sendEmailOnce } = proxyActivities<ReturnType<typeof createBaselineActivities>>({ startToCloseTimeout: '1 minute' });
 
 export async function baselineEmail(to: string): Promise<void> {
   await sendEmail(to);
@@ -18,6 +18,20 @@ export async function baselineEmail(to: string): Promise<void> {
  */
 export async function baselineEmailIndexed(to: string): Promise<void> {
   await sendEmail(to);
+  upsertSearchAttributes([
+    { key: JOURNEY_STEP, value: 'done' },
+    { key: JOURNEY_STATUS, value: 'completed' },
+  ]);
+}
+
+/**
+ * The floor under a journey email: `baselineEmailIndexed` with what any journey email must read
+ * and write in a store around the send (bench/floorLedger.ts), and nothing else: no
+ * interpreter, no rules, no templates. Beside `baselineEmail` it tells what the product's
+ * guarantees cost bare Temporal, whatever the code that keeps them.
+ */
+export async function baselineEmailFloor(to: string, customerId: string): Promise<void> {
+  await sendEmailOnce(to, customerId);
   upsertSearchAttributes([
     { key: JOURNEY_STEP, value: 'done' },
     { key: JOURNEY_STATUS, value: 'completed' },

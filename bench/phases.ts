@@ -7,7 +7,8 @@ import { compose } from '../compose';
 import { PROJECT_ROOT, readConfig } from '../config';
 import type { Catalogue } from '../journeys';
 import type { Store } from '../store/types';
-import type { baselineEmail, baselineEmailIndexed } from './baselineWorkflow';
+import type { baselineEmail, baselineEmailFloor, baselineEmailIndexed } from './baselineWorkflow';
+import { openFloorLedger } from './floorLedger';
 import { BENCH_EVENT } from './benchWelcome';
 import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll, offerAtRate, Phase, type PhaseResult } from './measure';
@@ -37,8 +38,8 @@ export interface BenchContext {
   log(line: string): void;
 }
 
-/** The phases that run in rounds, each a ratio to another of its round: ai, b, c to a; w2 to b; s to sa. */
-export type RoundKey = 'a' | 'ai' | 'b' | 'c' | 'w2' | 'sa' | 's';
+/** The phases that run in rounds, each a ratio to another of its round: ai, af, b, c to a; w2 to b; s to sa. */
+export type RoundKey = 'a' | 'ai' | 'af' | 'b' | 'c' | 'w2' | 'sa' | 's';
 
 export interface PhaseReport extends PhaseResult {
   /** Unique in the run: the phase's key and its round, e.g. "b2". */
@@ -233,16 +234,55 @@ export function indexedBaselinePhase(ctx: BenchContext, round: number): Promise<
         taskQueue,
         workflowId: baselineRun(customerId),
         args: [`${customerId}@bench.example`],
-        typedSearchAttributes: [
-          { key: JOURNEY_ID, value: 'baselineEmailIndexed' },
-          { key: JOURNEY_VERSION, value: 'bench' },
-          { key: CUSTOMER_ID, value: customerId },
-          { key: JOURNEY_STEP, value: 'send' },
-          { key: JOURNEY_STATUS, value: 'running' },
-        ],
+        typedSearchAttributes: journeySearchAttributes('baselineEmailIndexed', customerId),
       }),
     workflowIdOf: baselineRun,
   });
+}
+
+const journeySearchAttributes = (journeyId: string, customerId: string) => [
+  { key: JOURNEY_ID, value: journeyId },
+  { key: JOURNEY_VERSION, value: 'bench' },
+  { key: CUSTOMER_ID, value: customerId },
+  { key: JOURNEY_STEP, value: 'send' },
+  { key: JOURNEY_STATUS, value: 'running' },
+];
+
+/**
+ * (af) the floor under a journey email: (ai) with the event recorded in SQLite before the start
+ * returns, and the consent read and the two send-ledger writes around the email in the activity
+ * (bench/floorLedger.ts), written by hand. What the product's guarantees cost bare Temporal on
+ * this machine, whatever the code that keeps them: where (af) is below a target for (b), so is
+ * any journey.
+ */
+export async function floorBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  const taskQueue = taskQueueOf(`af${round}`);
+  const events = openFloorLedger(ctx.worker.storeFile);
+  try {
+    return await timedPhase(ctx, {
+      group: 'af',
+      round,
+      baselineGroup: 'a',
+      name: '(af) bare + what a journey email must store',
+      kind: 'baseline',
+      count: ctx.settings.n,
+      offer: closedLoop(ctx),
+      holdsUntilEmail: ctx.settings.loop === 'email',
+      submit: (customerId, i) => {
+        const event = signup(customerId, i);
+        events.recordEvent(event.id, customerId, event.type);
+        return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
+          taskQueue,
+          workflowId: baselineRun(customerId),
+          args: [`${customerId}@bench.example`, customerId],
+          typedSearchAttributes: journeySearchAttributes('baselineEmailFloor', customerId),
+        });
+      },
+      workflowIdOf: baselineRun,
+    });
+  } finally {
+    events.close();
+  }
 }
 
 /** (b) the same load as events through JourneyClient.ingest, on one journey worker. */

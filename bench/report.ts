@@ -182,7 +182,7 @@ function pairs(phases: PhaseReport[], group: RoundKey, baseGroup?: RoundKey): [P
   });
 }
 
-const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: 'bare+attrs' };
+const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: 'bare+attrs', af: 'floor' };
 
 /**
  * A ratio target judged on the median of the per-round ratios (each round's phase to the
@@ -252,6 +252,8 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
   const info = (row: TargetRow | undefined) => row && rows.push({ ...row, verdict: 'info' });
   info(ratioRow(phases, 'ai', 'perSecond', '(ai) bare + journey search attributes emails/s vs bare (no target)', () => true));
   info(ratioRow(phases, 'b', 'perSecond', '(b) JourneyClient emails/s vs (ai) (no target)', () => true, 'ai'));
+  info(ratioRow(phases, 'af', 'perSecond', '(af) bare + what a journey email must store, emails/s vs bare: the limit of (b), (c)', () => true));
+  info(ratioRow(phases, 'b', 'perSecond', '(b) JourneyClient emails/s vs (af) (no target)', () => true, 'af'));
   info(cpuRow(phases, 'b', '(b) the ratio CPU per email allows: bare ÷ JourneyClient (no target)'));
   info(cpuRow(phases, 'c', '(c) the ratio CPU per email allows: bare ÷ HTTP (no target)'));
   // The steady p50 ratio beside the p99 target: how much of the tail's ratio the journey's own work per email already takes.

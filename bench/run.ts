@@ -19,7 +19,7 @@ import { watchOutbox } from './measure';
 import { ingestPhase } from './ingestPhase';
 import { memoryPhase, waitingPhase } from './memoryPhase';
 import { rulesPhase, templatesPhase } from './microPhases';
-import { baselinePhase, clientPhase, indexedBaselinePhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
+import { baselinePhase, clientPhase, indexedBaselinePhase, floorBaselinePhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
 import { probe } from './probes';
 import { printReport, type BenchResults } from './report';
 import { readSettings, type PhaseName } from './settings';
@@ -110,8 +110,9 @@ async function main() {
     // its baseline alike: bare, journeys, HTTP, two workers, steady bare, steady, then again.
     // Two workers are compared with (b), so (b) runs whenever they do.
     const round = [
-      { run: baselinePhase, when: selected('a') || selected('ai') || selected('b') || selected('c') },
+      { run: baselinePhase, when: selected('a') || selected('ai') || selected('af') || selected('b') || selected('c') },
       { run: indexedBaselinePhase, when: selected('ai') },
+      { run: floorBaselinePhase, when: selected('af') },
       { run: clientPhase, when: selected('b') || selected('workers2') },
       { run: httpPhase, when: selected('c') },
       { run: twoWorkersPhase, when: selected('workers2') },

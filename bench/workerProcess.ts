@@ -9,6 +9,7 @@ import { PROJECT_ROOT, readConfig } from '../config';
 import { loadCatalogue, type Catalogue } from '../journeys';
 import { openSqliteStore } from '../store/sqlite';
 import { createBaselineActivities } from './baselineActivities';
+import { openFloorLedger, type FloorLedger } from './floorLedger';
 import { BENCH_TEMPLATES_DIR, benchWelcome } from './benchWelcome';
 import { probe, type Probes } from './probes';
 import { watchThreadHeaps } from './threadHeaps';
@@ -67,6 +68,8 @@ async function journeysWorker(spec: WorkerSpec, probes: Probes): Promise<BenchWo
  */
 async function baselineWorker(spec: WorkerSpec): Promise<BenchWorker> {
   const connection = await NativeConnection.connect({ address: spec.address });
+  let ledger: FloorLedger | undefined;
+  const floorLedger = () => (ledger ??= openFloorLedger(spec.storeFile));
   const mailer = nodemailer.createTransport({
     host: '127.0.0.1',
     port: spec.smtpPort,
@@ -82,11 +85,12 @@ async function baselineWorker(spec: WorkerSpec): Promise<BenchWorker> {
       socket.once('error', (err) => done(err, undefined));
     },
   });
-  const worker = await Worker.create({ connection, namespace: 'default', taskQueue: spec.taskQueue, workflowBundle: { codePath: spec.bundlePath }, activities: createBaselineActivities(mailer, FROM) });
+  const worker = await Worker.create({ connection, namespace: 'default', taskQueue: spec.taskQueue, workflowBundle: { codePath: spec.bundlePath }, activities: createBaselineActivities(mailer, FROM, floorLedger) });
   return {
     worker,
     stopped: worker.run(),
     async close() {
+      ledger?.close();
       mailer.close();
       await connection.close();
     },
