@@ -3,8 +3,8 @@
 // written before the SMTP hand-off and updated after it (without the first a retried attempt
 // cannot tell a sent email from an unsent one; without the second, a crash after the hand-off
 // leaves it undecided). Written by hand on better-sqlite3, beside the product's tables in the
-// bench's SQLite file, with the product's settings (WAL, synchronous NORMAL).
-import Database from 'better-sqlite3';
+// bench's SQLite file, on a connection with the store's settings.
+import { openSqliteDatabase } from '../store/sqlite';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS floor_events (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, type TEXT NOT NULL, occurred_at TEXT NOT NULL);
@@ -13,10 +13,7 @@ const SCHEMA = `
 `;
 
 export function openFloorLedger(file: string) {
-  const db = new Database(file);
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  const db = openSqliteDatabase(file);
   db.exec(SCHEMA);
   const sql = {
     event: db.prepare<[string, string, string, string]>('INSERT INTO floor_events (id, customer_id, type, occurred_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),

@@ -257,7 +257,7 @@ const journeySearchAttributes = (journeyId: string, customerId: string) => [
  */
 export async function floorBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const taskQueue = taskQueueOf(`af${round}`);
-  const events = openFloorLedger(ctx.worker.storeFile);
+  const ledger = openFloorLedger(ctx.worker.storeFile);
   try {
     return await timedPhase(ctx, {
       group: 'af',
@@ -270,7 +270,7 @@ export async function floorBaselinePhase(ctx: BenchContext, round: number): Prom
       holdsUntilEmail: ctx.settings.loop === 'email',
       submit: (customerId, i) => {
         const event = signup(customerId, i);
-        events.recordEvent(event.id, customerId, event.type);
+        ledger.recordEvent(event.id, customerId, event.type);
         return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
           taskQueue,
           workflowId: baselineRun(customerId),
@@ -281,7 +281,7 @@ export async function floorBaselinePhase(ctx: BenchContext, round: number): Prom
       workflowIdOf: baselineRun,
     });
   } finally {
-    events.close();
+    ledger.close();
   }
 }
 

@@ -51,10 +51,8 @@ interface FirstCopyRow {
  * The CLI and the server may open the same file at once: WAL lets readers run beside the
  * one writer, and busy_timeout makes a writer wait for the other process instead of failing.
  */
-export function openSqliteStore(file: string): Store {
-  const inMemory = file === ':memory:' || file === '';
-  if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-
+/** A connection with the store's settings, before its tables (the bench's floor writes beside them with the same). */
+export function openSqliteDatabase(file: string): Database.Database {
   const db = new Database(file);
   // busy_timeout first: switching to WAL itself needs a lock another process may hold.
   db.pragma('busy_timeout = 5000');
@@ -62,6 +60,14 @@ export function openSqliteStore(file: string): Store {
   // NORMAL in WAL mode can lose the last commits on power loss but never corrupts.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
+  return db;
+}
+
+export function openSqliteStore(file: string): Store {
+  const inMemory = file === ':memory:' || file === '';
+  if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+
+  const db = openSqliteDatabase(file);
   migrate(db);
 
   const sql = {

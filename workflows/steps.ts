@@ -257,7 +257,8 @@ function sendOutcome(run: Run, step: StepOf<'send'>, result: SendStepResult): st
       return { wakeAt: result.until, summary: `wait until ${result.until} (${result.reason}) before ${step.id}`, facts: { reason: result.reason } };
     case 'skipped':
       if (result.reason === 'consent_withdrawn') {
-        run.end('consent_withdrawn', run.input.definition.topic, `${step.id} not sent: consent for ${run.input.definition.topic} withdrawn (ledger)`);
+        const { topic } = run.input.definition;
+        run.end('consent_withdrawn', topic, `${step.id} not sent: consent for ${topic} withdrawn (ledger)`);
       } else {
         run.tell(`${step.id} skipped: ${result.reason}`);
       }
