@@ -419,7 +419,7 @@ function idleLine(idle: WorkerStatus): string {
 export function printReport(settings: BenchSettings, results: BenchResults): void {
   const { phases, machine } = results;
   const out = [
-    `\njourneys bench: ${settings.rounds} rounds of N=${settings.n} at concurrency ${settings.concurrency} and steady ${settings.rate}/s × ${settings.duration} s; ingest ${big(settings.ingestEvents)} events, ${settings.ingestConcurrency} in flight;` +
+    `\njourneys bench: ${settings.rounds} rounds (every other one in reverse) of N=${settings.n} at concurrency ${settings.concurrency} and steady ${settings.rate}/s × ${settings.duration} s; ingest ${big(settings.ingestEvents)} events, ${settings.ingestConcurrency} in flight;` +
       ` sweep ${big(settings.sweepCustomers)} customers; ${big(settings.waiting)} waiting; waiting levels ${settings.waitingLevels.map(big).join(', ')}; phases ${settings.phases.join(',')}`,
     `machine: ${machine.cores} cores, load average ${num(machine.loadStart, 2)} at the start, ${num(machine.loadEnd, 2)} at the end`,
     `workers ran ${results.workerCode}`,

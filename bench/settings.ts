@@ -39,8 +39,8 @@ const schema = z.object({
    * pace, for the baseline and journeys alike.
    */
   taskQueuePartitions: z.coerce.number().int().min(1).default(1),
-  /** Interleaved rounds of the ratio phases (bare, journeys, HTTP, two workers, steady bare, steady): ratios are judged on their median. */
-  rounds: z.coerce.number().int().min(1).default(3),
+  /** Interleaved rounds of the ratio phases (bare, journeys, HTTP, two workers, steady bare, steady), every other one in reverse: ratios are judged on their median. */
+  rounds: z.coerce.number().int().min(1).default(4),
   /** Events per second in the steady-rate phases. */
   rate: z.coerce.number().positive().default(20),
   /**
