@@ -8,7 +8,7 @@ import { PROJECT_ROOT, readConfig } from '../config';
 import type { Catalogue } from '../journeys';
 import type { Store } from '../store/types';
 import type { baselineEmail, baselineEmailFloor, baselineEmailIndexed } from './baselineWorkflow';
-import { openFloorLedger } from './floorLedger';
+import { openFloorLedger, type FloorLedger } from './floorLedger';
 import { BENCH_EVENT } from './benchWelcome';
 import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll, offerAtRate, Phase, type PhaseResult } from './measure';
@@ -38,8 +38,8 @@ export interface BenchContext {
   log(line: string): void;
 }
 
-/** The phases that run in rounds, each a ratio to another of its round: ai, af, b, c to a; w2 to b; s to sa. */
-export type RoundKey = 'a' | 'ai' | 'af' | 'b' | 'c' | 'w2' | 'sa' | 's';
+/** The phases that run in rounds, each a ratio to another of its round: ai, af, b, c to a; w2 to b; saf, s to sa. */
+export type RoundKey = 'a' | 'ai' | 'af' | 'b' | 'c' | 'w2' | 'sa' | 'saf' | 's';
 
 export interface PhaseReport extends PhaseResult {
   /** Unique in the run: the phase's key and its round, e.g. "b2". */
@@ -255,6 +255,18 @@ const journeySearchAttributes = (journeyId: string, customerId: string) => [
  * this machine, whatever the code that keeps them: where (af) is below a target for (b), so is
  * any journey.
  */
+/** The floor's start: the event recorded in the bench's SQLite file before the workflow starts, as JourneyClient.ingest records it. */
+const startFloor = (ctx: BenchContext, taskQueue: string, ledger: FloorLedger) => (customerId: string, i: number) => {
+  const event = signup(customerId, i);
+  ledger.recordEvent(event.id, customerId, event.type);
+  return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
+    taskQueue,
+    workflowId: baselineRun(customerId),
+    args: [`${customerId}@bench.example`, customerId],
+    typedSearchAttributes: journeySearchAttributes('baselineEmailFloor', customerId),
+  });
+};
+
 export async function floorBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const taskQueue = taskQueueOf(`af${round}`);
   const ledger = openFloorLedger(ctx.worker.storeFile);
@@ -268,16 +280,7 @@ export async function floorBaselinePhase(ctx: BenchContext, round: number): Prom
       count: ctx.settings.n,
       offer: closedLoop(ctx),
       holdsUntilEmail: ctx.settings.loop === 'email',
-      submit: (customerId, i) => {
-        const event = signup(customerId, i);
-        ledger.recordEvent(event.id, customerId, event.type);
-        return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
-          taskQueue,
-          workflowId: baselineRun(customerId),
-          args: [`${customerId}@bench.example`, customerId],
-          typedSearchAttributes: journeySearchAttributes('baselineEmailFloor', customerId),
-        });
-      },
+      submit: startFloor(ctx, taskQueue, ledger),
       workflowIdOf: baselineRun,
     });
   } finally {
@@ -373,6 +376,30 @@ export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<P
     submit: startBaseline(ctx, taskQueueOf(`sa${round}`)),
     workflowIdOf: baselineRun,
   });
+}
+
+/**
+ * The floor (af) at the steady rate: its p99 beside the bare one is the least a journey's steady
+ * p99 ratio can be on this machine, whatever the code that keeps a journey email's guarantees.
+ */
+export async function steadyFloorPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  const { rate, duration } = ctx.settings;
+  const taskQueue = taskQueueOf(`saf${round}`);
+  const ledger = openFloorLedger(ctx.worker.storeFile);
+  try {
+    return await timedPhase(ctx, {
+      group: 'saf',
+      round,
+      baselineGroup: 'sa',
+      name: `steady ${rate}/s × ${duration} s (floor)`,
+      kind: 'baseline',
+      ...steadyOffer(rate, duration),
+      submit: startFloor(ctx, taskQueue, ledger),
+      workflowIdOf: baselineRun,
+    });
+  } finally {
+    ledger.close();
+  }
 }
 
 /** A steady offered rate through JourneyClient, for latency when the system is not saturated. */

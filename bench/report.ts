@@ -182,7 +182,7 @@ function pairs(phases: PhaseReport[], group: RoundKey, baseGroup?: RoundKey): [P
   });
 }
 
-const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: 'bare+attrs', af: 'floor' };
+const BASELINE_NAMES: Partial<Record<RoundKey, string>> = { b: '1 worker', ai: 'bare+attrs', af: 'floor', saf: 'floor' };
 
 /**
  * A ratio target judged on the median of the per-round ratios (each round's phase to the
@@ -258,6 +258,8 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
   info(cpuRow(phases, 'c', '(c) the ratio CPU per email allows: bare ÷ HTTP (no target)'));
   // The steady p50 ratio beside the p99 target: how much of the tail's ratio the journey's own work per email already takes.
   info(ratioRow(phases, 's', 'p50Ms', `steady ${settings.rate}/s p50 event → email vs bare (no target)`, () => true));
+  info(ratioRow(phases, 'saf', 'p99Ms', `steady ${settings.rate}/s p99 of the floor (af) vs bare: the limit of the steady ratio`, () => true));
+  info(ratioRow(phases, 's', 'p99Ms', `steady ${settings.rate}/s p99 event → email vs the floor (no target)`, () => true, 'saf'));
   const steady = phases.filter((p) => p.group === 's');
   if (steady.length > 0) {
     const p99s = steady.map((p) => p.p99Ms);

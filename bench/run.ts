@@ -19,7 +19,7 @@ import { watchOutbox } from './measure';
 import { ingestPhase } from './ingestPhase';
 import { memoryPhase, waitingPhase } from './memoryPhase';
 import { rulesPhase, templatesPhase } from './microPhases';
-import { baselinePhase, clientPhase, indexedBaselinePhase, floorBaselinePhase, httpPhase, steadyBaselinePhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
+import { baselinePhase, clientPhase, indexedBaselinePhase, floorBaselinePhase, httpPhase, steadyBaselinePhase, steadyFloorPhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
 import { probe } from './probes';
 import { printReport, type BenchResults } from './report';
 import { readSettings, type PhaseName } from './settings';
@@ -123,7 +123,8 @@ async function main() {
       { run: clientPhase, when: selected('b') || selected('workers2') },
       { run: httpPhase, when: selected('c') },
       { run: twoWorkersPhase, when: selected('workers2') },
-      { run: steadyBaselinePhase, when: selected('steady-a') || selected('steady') },
+      { run: steadyBaselinePhase, when: selected('steady-a') || selected('steady-af') || selected('steady') },
+      { run: steadyFloorPhase, when: selected('steady-af') },
       { run: steadyPhase, when: selected('steady') },
     ].filter((phase) => phase.when);
     for (let r = 1; round.length > 0 && r <= settings.rounds; r++) {

@@ -4,7 +4,7 @@ import { WORKER_NODE_FLAGS } from '../worker';
 
 // Read once: a CLI flag wins over its environment variable, which wins over the default.
 // The defaults aim at a full run under ~15 minutes on a quiet 2-core machine (see README.md).
-export const PHASES = ['a', 'ai', 'af', 'b', 'c', 'workers2', 'steady-a', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
+export const PHASES = ['a', 'ai', 'af', 'b', 'c', 'workers2', 'steady-a', 'steady-af', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 /** A comma-separated list of at least one item. */
