@@ -8,7 +8,7 @@ import { PROJECT_ROOT, readConfig } from '../config';
 import type { Catalogue } from '../journeys';
 import type { Store } from '../store/types';
 import type { baselineEmail, baselineEmailFloor, baselineEmailIndexed } from './baselineWorkflow';
-import { openFloorLedger, type FloorLedger } from './floorLedger';
+import { openFloorLedger } from './floorLedger';
 import { BENCH_EVENT } from './benchWelcome';
 import { startCpuMeter, type CpuShares } from './cpu';
 import { offerAll, offerAtRate, Phase, type PhaseResult } from './measure';
@@ -249,43 +249,51 @@ const journeySearchAttributes = (journeyId: string, customerId: string) => [
 ];
 
 /**
+ * A phase of the floor's workflow (baselineEmailFloor) on its own task queue, each event
+ * recorded in the bench's SQLite file before the start returns, as JourneyClient.ingest
+ * records it; the workflow's activity does the rest (bench/floorLedger.ts).
+ */
+async function floorPhase(ctx: BenchContext, round: number, phase: Omit<TimedPhase, 'round' | 'kind' | 'submit' | 'workflowIdOf'>): Promise<PhaseReport> {
+  const taskQueue = taskQueueOf(`${phase.group}${round}`);
+  const ledger = openFloorLedger(ctx.worker.storeFile);
+  try {
+    return await timedPhase(ctx, {
+      ...phase,
+      round,
+      kind: 'baseline',
+      submit: (customerId, i) => {
+        const event = signup(customerId, i);
+        ledger.recordEvent(event.id, customerId, event.type);
+        return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
+          taskQueue,
+          workflowId: baselineRun(customerId),
+          args: [`${customerId}@bench.example`, customerId],
+          typedSearchAttributes: journeySearchAttributes('baselineEmailFloor', customerId),
+        });
+      },
+      workflowIdOf: baselineRun,
+    });
+  } finally {
+    ledger.close();
+  }
+}
+
+/**
  * (af) the floor under a journey email: (ai) with the event recorded in SQLite before the start
  * returns, and the consent read and the two send-ledger writes around the email in the activity
  * (bench/floorLedger.ts), written by hand. What the product's guarantees cost bare Temporal on
  * this machine, whatever the code that keeps them: where (af) is below a target for (b), so is
  * any journey.
  */
-/** The floor's start: the event recorded in the bench's SQLite file before the workflow starts, as JourneyClient.ingest records it. */
-const startFloor = (ctx: BenchContext, taskQueue: string, ledger: FloorLedger) => (customerId: string, i: number) => {
-  const event = signup(customerId, i);
-  ledger.recordEvent(event.id, customerId, event.type);
-  return ctx.temporal.workflow.start<typeof baselineEmailFloor>('baselineEmailFloor', {
-    taskQueue,
-    workflowId: baselineRun(customerId),
-    args: [`${customerId}@bench.example`, customerId],
-    typedSearchAttributes: journeySearchAttributes('baselineEmailFloor', customerId),
+export function floorBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+  return floorPhase(ctx, round, {
+    group: 'af',
+    baselineGroup: 'a',
+    name: '(af) bare + what a journey email must store',
+    count: ctx.settings.n,
+    offer: closedLoop(ctx),
+    holdsUntilEmail: ctx.settings.loop === 'email',
   });
-};
-
-export async function floorBaselinePhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
-  const taskQueue = taskQueueOf(`af${round}`);
-  const ledger = openFloorLedger(ctx.worker.storeFile);
-  try {
-    return await timedPhase(ctx, {
-      group: 'af',
-      round,
-      baselineGroup: 'a',
-      name: '(af) bare + what a journey email must store',
-      kind: 'baseline',
-      count: ctx.settings.n,
-      offer: closedLoop(ctx),
-      holdsUntilEmail: ctx.settings.loop === 'email',
-      submit: startFloor(ctx, taskQueue, ledger),
-      workflowIdOf: baselineRun,
-    });
-  } finally {
-    ledger.close();
-  }
 }
 
 /** (b) the same load as events through JourneyClient.ingest, on one journey worker. */
@@ -382,24 +390,9 @@ export function steadyBaselinePhase(ctx: BenchContext, round: number): Promise<P
  * The floor (af) at the steady rate: its p99 beside the bare one is the least a journey's steady
  * p99 ratio can be on this machine, whatever the code that keeps a journey email's guarantees.
  */
-export async function steadyFloorPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
+export function steadyFloorPhase(ctx: BenchContext, round: number): Promise<PhaseReport> {
   const { rate, duration } = ctx.settings;
-  const taskQueue = taskQueueOf(`saf${round}`);
-  const ledger = openFloorLedger(ctx.worker.storeFile);
-  try {
-    return await timedPhase(ctx, {
-      group: 'saf',
-      round,
-      baselineGroup: 'sa',
-      name: `steady ${rate}/s × ${duration} s (floor)`,
-      kind: 'baseline',
-      ...steadyOffer(rate, duration),
-      submit: startFloor(ctx, taskQueue, ledger),
-      workflowIdOf: baselineRun,
-    });
-  } finally {
-    ledger.close();
-  }
+  return floorPhase(ctx, round, { group: 'saf', baselineGroup: 'sa', name: `steady ${rate}/s × ${duration} s (floor)`, ...steadyOffer(rate, duration) });
 }
 
 /** A steady offered rate through JourneyClient, for latency when the system is not saturated. */
