@@ -1,12 +1,10 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { buildHttpApi } from '../api/http';
-import { loadCatalogue } from '../journeys';
-import { openSqliteStore } from '../store/sqlite';
+import type { ApiSpec, FromApi, ToApi } from './apiProcess';
 import { startCpuMeter, type CpuShares } from './cpu';
 import type { FromLoad, LoadResult, LoadSpec, ToLoad } from './loadProcess';
-import { journeyClient, taskQueueOf, type BenchContext } from './phases';
-import { storeCallTimer, type StoreCallTimes } from './probes';
+import { taskQueueOf, type BenchContext } from './phases';
+import type { StoreCallTimes } from './probes';
 
 export interface IngestReport extends LoadResult {
   events: number;
@@ -14,7 +12,7 @@ export interface IngestReport extends LoadResult {
   customers: number;
   perSecond: number;
   store: StoreCallTimes;
-  /** server, api (this process: HTTP API, JourneyClient, store), load (the load generator), others. */
+  /** server, api (the API's process: HTTP API, JourneyClient, store), load (the load generator), others. */
   cpu: CpuShares;
 }
 
@@ -22,75 +20,78 @@ export interface IngestReport extends LoadResult {
 // does not grow each customer's history (which segment tracking reads on every event).
 const EVENTS_PER_CUSTOMER = 5;
 const PREFIX = 'ing-';
+// Far above what one caller may send by default (API_RATE_LIMIT 1000/1s): a shop that sends
+// thousands of events a second from one key raises it so, and its limiter still counts each.
+const RATE_LIMIT = '1000000/1s';
 
 /**
  * Pure ingest: POST /v1/events of the product's HTTP API with page views, an event type no
  * journey listens to (nothing is started or signalled: each event is validated, recorded,
  * its customer's segments recomputed, and marked routed), `ingestConcurrency` requests in
- * flight from a load generator in its own process. The API and JourneyClient run here on a
- * fresh SQLite store of their own, every store call timed.
+ * flight. The API runs in a process of its own, as `journeys api` does, on a fresh SQLite
+ * store, every store call timed; the load generator runs in another.
  */
 export async function ingestPhase(ctx: BenchContext): Promise<IngestReport> {
   const { ingestEvents: events, ingestConcurrency: concurrency } = ctx.settings;
   const customers = Math.max(1, Math.ceil(events / EVENTS_PER_CUSTOMER));
-  const sqlite = openSqliteStore(join(ctx.dir, 'ingest.db'));
+  const apiSpec: ApiSpec = { temporalAddress: ctx.worker.address, taskQueue: taskQueueOf('ingest'), storeFile: join(ctx.dir, 'ingest.db'), customers, prefix: PREFIX, rateLimit: RATE_LIMIT };
+  const api = await forkChild<ApiSpec, FromApi, ToApi>('apiProcess.ts', 'BENCH_API', apiSpec);
   try {
-    const timer = storeCallTimer(sqlite);
-    // Customers have profiles, as a shop's do; seeding is not measured.
-    for (let from = 0; from < customers; from += 5000) {
-      const ids = Array.from({ length: Math.min(5000, customers - from) }, (_, i) => `${PREFIX}${from + i}`);
-      await sqlite.upsertProfiles(ids.map((customerId) => ({ customerId, email: `${customerId}@bench.example`, attributes: { firstName: 'Ada', loyaltyTier: 'silver' } })));
-    }
-    // The product's catalogue: the event type is one none of its journeys starts, signals or waits for.
-    const journeys = await journeyClient(ctx, taskQueueOf('ingest'), { catalogue: loadCatalogue(), store: timer.store });
-    const api = buildHttpApi({ journeys, store: timer.store, bodyLimit: 256 * 1024 });
-    const url = `${await api.listen({ host: '127.0.0.1', port: 0 })}/v1/events`;
+    const { url } = (await api.next('ready')) as Extract<FromApi, { type: 'ready' }>;
+    const load = await forkChild<LoadSpec, FromLoad, ToLoad>('loadProcess.ts', 'BENCH_LOAD', { url, events, concurrency, customers, prefix: PREFIX });
     try {
-      const load = await startLoad({ url, events, concurrency, customers, prefix: PREFIX });
-      try {
-        timer.reset();
-        const cpu = startCpuMeter({ server: ctx.serverPid, api: process.pid, load: load.pid });
-        const result = await load.go();
-        // Read while the load generator is still there to be read.
-        const shares = cpu();
-        return { ...result, events, concurrency, customers, perSecond: result.accepted / result.seconds, store: timer.read(), cpu: shares };
-      } finally {
-        await load.stop();
-      }
+      await load.next('ready');
+      api.send({ type: 'reset' });
+      const cpu = startCpuMeter({ server: ctx.serverPid, api: api.pid, load: load.pid });
+      const done = load.next('done');
+      load.send({ type: 'go' });
+      const { result } = (await done) as Extract<FromLoad, { type: 'done' }>;
+      // Read while both processes are still there to be read.
+      const shares = cpu();
+      const storeTimes = api.next('store');
+      api.send({ type: 'read' });
+      const { times } = (await storeTimes) as Extract<FromApi, { type: 'store' }>;
+      return { ...result, events, concurrency, customers, perSecond: result.accepted / result.seconds, store: times, cpu: shares };
     } finally {
-      await api.close();
+      await load.stop();
     }
   } finally {
-    await sqlite.close();
+    await api.stop();
   }
 }
 
-/** Forks the load generator and waits until it is ready; `go` starts the load and resolves with its figures, `stop` ends the process. */
-async function startLoad(spec: LoadSpec): Promise<{ pid: number; go(): Promise<LoadResult>; stop(): Promise<void> }> {
-  const child = fork(join(__dirname, 'loadProcess.ts'), [], {
+interface Child<From extends { type: string }, To> {
+  pid: number;
+  /** The next message of this type; rejects when the child fails or exits first. */
+  next(type: From['type']): Promise<From>;
+  send(message: To): void;
+  /** Asks the child to stop, and kills it if it has not exited 10 s later. */
+  stop(): Promise<void>;
+}
+
+/** Forks one of the bench's helper processes with its spec as JSON in `envName`. */
+function forkChild<Spec, From extends { type: string; message?: string }, To extends { type: string }>(file: string, envName: string, spec: Spec): Child<From, To> {
+  const child = fork(join(__dirname, file), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, BENCH_LOAD: JSON.stringify(spec) },
+    env: { ...process.env, [envName]: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const next = (type: FromLoad['type']) =>
-    new Promise<FromLoad>((resolve, reject) => {
-      child.on('message', (message: FromLoad) => {
-        if (message.type === type) resolve(message);
-        if (message.type === 'failed') reject(new Error(`the load generator failed: ${message.message}`));
-      });
-      void exited.then((code) => reject(new Error(`the load generator exited (code ${code}) early`)));
-    });
-  await next('ready');
   return {
     pid: child.pid ?? 0,
-    async go() {
-      const done = next('done');
-      child.send({ type: 'go' } satisfies ToLoad);
-      return ((await done) as Extract<FromLoad, { type: 'done' }>).result;
+    next: (type) =>
+      new Promise<From>((resolve, reject) => {
+        child.on('message', (message: From) => {
+          if (message.type === type) resolve(message);
+          if (message.type === 'failed') reject(new Error(`${file} failed: ${message.message}`));
+        });
+        void exited.then((code) => reject(new Error(`${file} exited (code ${code}) early`)));
+      }),
+    send: (message) => {
+      child.send(message);
     },
     async stop() {
-      if (child.exitCode === null && child.connected) child.send({ type: 'stop' } satisfies ToLoad);
+      if (child.exitCode === null && child.connected) child.send({ type: 'stop' });
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);

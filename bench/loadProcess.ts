@@ -1,6 +1,6 @@
 // The pure-ingest phase's load generator, in a process of its own (started by ingestPhase.ts)
 // so that building requests and reading answers does not share the API's event loop: the
-// bench process then runs the API and the store alone, as a deployed `journeys api` does.
+// API's process (apiProcess.ts) then runs the API and the store alone, as `journeys api` does.
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { offerAll, percentile } from './measure';
