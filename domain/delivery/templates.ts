@@ -23,6 +23,7 @@ import {
   type Template,
   type Token,
 } from 'liquidjs';
+import { fastTextPart } from './textPart';
 
 export interface RenderedEmail {
   subject: string;
@@ -86,7 +87,9 @@ export function createLiquid(bodies: Record<string, string>, output: 'html' | 't
 
 /**
  * The text part: links once as "text [url]" (a link whose text is its URL only once), no
- * hidden preheader, tables read as lines rather than ASCII grids.
+ * hidden preheader, tables read as lines rather than ASCII grids. textPart.ts writes the same
+ * text without html-to-text for the documents it handles, after these options: a change here
+ * is a change there (tests/textPart.test.ts compares the two).
  */
 const textOptions: HtmlToTextOptions = {
   wordwrap: 78,
@@ -101,8 +104,16 @@ const textOptions: HtmlToTextOptions = {
 /** `convert(html, textOptions)` compiles the options into a converter on every call (most of its cost): compiled once here. */
 const convertToText = compile(textOptions);
 
+/** At most one blank line in a row, and none around the text. */
+const tidyText = (text: string): string => text.replace(/\n{3,}/g, '\n\n').trim();
+
+/** The text part as html-to-text writes it: what `fastTextPart` must equal, and what converts the documents it leaves. */
+export function libraryTextPart(html: string): string {
+  return tidyText(convertToText(html));
+}
+
 export function htmlToText(html: string): string {
-  return convertToText(html).replace(/\n{3,}/g, '\n\n').trim();
+  return tidyText(fastTextPart(html) ?? convertToText(html));
 }
 
 /**
