@@ -1,7 +1,8 @@
-// The code the bench's worker processes run: by default the production path, compiled
-// JavaScript from a fresh build of the working tree on plain Node (as `node dist/cli/index.js
-// worker` runs), loading the workflow bundle the build prepared; or, for comparison, the
-// TypeScript sources through tsx (`--worker-code sources`), which adds tsx's own memory.
+// The code the bench's worker processes and the pure-ingest phase's API run: by default the
+// production path, compiled JavaScript from a fresh build of the working tree on plain Node (as
+// `node dist/cli/index.js worker` runs), loading the workflow bundle the build prepared; or,
+// for comparison, the TypeScript sources through tsx (`--worker-code sources`), which adds
+// tsx's own memory.
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ async function compile(root: string, log: (line: string) => void): Promise<strin
     JSON.stringify({
       extends: join(PROJECT_ROOT, 'tsconfig.build.json'),
       compilerOptions: { rootDir: PROJECT_ROOT, outDir: join(root, 'dist') },
-      include: [...build.include, 'bench/workerProcess.ts', 'bench/baselineWorkflow.ts'].map((path) => join(PROJECT_ROOT, path)),
+      include: [...build.include, 'bench/workerProcess.ts', 'bench/apiProcess.ts', 'bench/baselineWorkflow.ts'].map((path) => join(PROJECT_ROOT, path)),
     }),
   );
   await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', tsconfig]).catch((err: Error & { code?: number; stdout?: string }) => {

@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import type { ApiSpec, FromApi, ToApi } from './apiProcess';
 import { startCpuMeter, type CpuShares } from './cpu';
 import type { FromLoad, LoadResult, LoadSpec, ToLoad } from './loadProcess';
@@ -35,10 +35,13 @@ export async function ingestPhase(ctx: BenchContext): Promise<IngestReport> {
   const { ingestEvents: events, ingestConcurrency: concurrency } = ctx.settings;
   const customers = Math.max(1, Math.ceil(events / EVENTS_PER_CUSTOMER));
   const apiSpec: ApiSpec = { temporalAddress: ctx.worker.address, taskQueue: taskQueueOf('ingest'), storeFile: join(ctx.dir, 'ingest.db'), customers, prefix: PREFIX, rateLimit: RATE_LIMIT };
-  const api = await forkChild<ApiSpec, FromApi, ToApi>('apiProcess.ts', 'BENCH_API', apiSpec);
+  // The code the workers run (compiled by default, as `node dist/cli/index.js api` runs), from the same build.
+  const { code } = ctx.worker;
+  const apiEntry = join(dirname(code.entry), `apiProcess${extname(code.entry)}`);
+  const api = await forkChild<ApiSpec, FromApi, ToApi>(apiEntry, code.execArgv, 'BENCH_API', apiSpec);
   try {
     const { url } = (await api.next('ready')) as Extract<FromApi, { type: 'ready' }>;
-    const load = await forkChild<LoadSpec, FromLoad, ToLoad>('loadProcess.ts', 'BENCH_LOAD', { url, events, concurrency, customers, prefix: PREFIX });
+    const load = await forkChild<LoadSpec, FromLoad, ToLoad>(join(__dirname, 'loadProcess.ts'), ['--import', 'tsx'], 'BENCH_LOAD', { url, events, concurrency, customers, prefix: PREFIX });
     try {
       await load.next('ready');
       api.send({ type: 'reset' });
@@ -70,9 +73,9 @@ interface Child<From extends { type: string }, To> {
 }
 
 /** Forks one of the bench's helper processes with its spec as JSON in `envName`. */
-function forkChild<Spec, From extends { type: string; message?: string }, To extends { type: string }>(file: string, envName: string, spec: Spec): Child<From, To> {
-  const child = fork(join(__dirname, file), [], {
-    execArgv: ['--import', 'tsx'],
+function forkChild<Spec, From extends { type: string; message?: string }, To extends { type: string }>(file: string, execArgv: string[], envName: string, spec: Spec): Child<From, To> {
+  const child = fork(file, [], {
+    execArgv,
     env: { ...process.env, [envName]: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
