@@ -41,11 +41,15 @@ async function serve(spec: ApiSpec, tell: (message: FromApi) => void): Promise<v
     if (message.type === 'reset') timer.reset();
     if (message.type === 'read') tell({ type: 'store', times: timer.read() });
     if (message.type === 'stop') {
+      // Disconnected whatever closing threw, so the parent sees the exit rather than its 10 s kill.
       void (async () => {
-        await api.close();
-        await app.close();
-        await sqlite.close();
-        process.disconnect();
+        try {
+          await api.close();
+          await app.close();
+          await sqlite.close();
+        } finally {
+          process.disconnect();
+        }
       })();
     }
   });
