@@ -9,6 +9,8 @@ import { offerAll, percentile } from './measure';
 export interface LoadSpec {
   url: string;
   events: number;
+  /** Page views sent first, not timed, with ids of their own: the API's JIT and caches warm up on them. */
+  warmup: number;
   concurrency: number;
   /** Events go to customer `${prefix}${i % customers}`, each of whom has a profile. */
   customers: number;
@@ -28,9 +30,9 @@ export interface LoadResult {
   firstError?: string;
 }
 
-export type FromLoad = { type: 'ready' } | { type: 'done'; result: LoadResult } | { type: 'failed'; message: string };
-/** go: start the load; stop: exit (sent once the parent has read this process's CPU time). */
-export type ToLoad = { type: 'go' } | { type: 'stop' };
+export type FromLoad = { type: 'ready' } | { type: 'warmed'; result: LoadResult } | { type: 'done'; result: LoadResult } | { type: 'failed'; message: string };
+/** warm: send the warm-up; go: send the timed load; stop: exit (sent once the parent has read this process's CPU time). */
+export type ToLoad = { type: 'warm' } | { type: 'go' } | { type: 'stop' };
 
 /** A page view: the most frequent event a shop sends, and one no shipped journey starts, signals or waits for. */
 export const pageView = (prefix: string, i: number, customers: number) => ({
@@ -41,7 +43,8 @@ export const pageView = (prefix: string, i: number, customers: number) => ({
   properties: { sku: `sku-${i % 500}`, name: `Product ${i % 500}`, category: 'accessories', price: 19.9 },
 });
 
-async function run(spec: LoadSpec): Promise<LoadResult> {
+/** Sends `count` page views, numbered from `first` (the warm-up's follow the timed ones'), `spec.concurrency` in flight. */
+async function run(spec: LoadSpec, count: number, first: number): Promise<LoadResult> {
   const latencies: number[] = [];
   let [failed, routed] = [0, 0];
   let firstError: string | undefined;
@@ -50,8 +53,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const url = new URL(spec.url);
   const pool = new Pool(url.origin, { connections: spec.concurrency, pipelining: 1 });
   const started = performance.now();
-  await offerAll(spec.events, spec.concurrency, async (i) => {
-    const body = JSON.stringify(pageView(spec.prefix, i, spec.customers));
+  await offerAll(count, spec.concurrency, async (i) => {
+    const body = JSON.stringify(pageView(spec.prefix, first + i, spec.customers));
     const sent = performance.now();
     try {
       const response = await pool.request({ method: 'POST', path: url.pathname, headers: { 'content-type': 'application/json' }, body });
@@ -75,9 +78,10 @@ if (process.env.BENCH_LOAD) {
   const spec = JSON.parse(process.env.BENCH_LOAD) as LoadSpec;
   process.on('message', (message: ToLoad) => {
     if (message.type === 'stop') process.disconnect();
-    if (message.type !== 'go') return;
-    run(spec).then(
-      (result) => tell({ type: 'done', result }),
+    if (message.type !== 'go' && message.type !== 'warm') return;
+    const load = message.type === 'warm' ? run(spec, spec.warmup, spec.events) : run(spec, spec.events, 0);
+    load.then(
+      (result) => tell({ type: message.type === 'warm' ? 'warmed' : 'done', result }),
       (err: Error) => {
         tell({ type: 'failed', message: err.stack ?? err.message });
         process.disconnect();

@@ -335,7 +335,7 @@ function targetRows(settings: BenchSettings, results: BenchResults): TargetRow[]
 
 function ingestLines(ingest: IngestReport): string[] {
   return [
-    `pure ingest: ${ingest.accepted} of ${ingest.events} page views accepted in ${num(ingest.seconds, 1)} s (${big(ingest.perSecond)}/s), ${ingest.failed} failed, ${ingest.routed} started/signalled a journey (expected 0); ${ingest.customers} customers`,
+    `pure ingest: ${ingest.accepted} of ${ingest.events} page views accepted in ${num(ingest.seconds, 1)} s (${big(ingest.perSecond)}/s), ${ingest.failed} failed, ${ingest.routed} started/signalled a journey (expected 0); ${ingest.customers} customers; after ${big(ingest.warmup.events)} untimed (${big(ingest.warmup.perSecond)}/s)`,
     `  POST p50/p99/max ${num(ingest.p50Ms, 1)}/${num(ingest.p99Ms, 1)}/${num(ingest.maxMs, 1)} ms; store ${ingest.store.calls} calls (${num(ingest.store.calls / Math.max(1, ingest.accepted), 1)} per event), p50/p99/max ${num(ingest.store.p50Ms, 2)}/${num(ingest.store.p99Ms, 2)}/${num(ingest.store.maxMs, 1)} ms, ${num(ingest.store.totalMs)} ms in all`,
     `  slowest calls by p99: ${ingest.store.slowest.map((s) => `${s.call} ${num(s.p99Ms, 2)} ms (${s.calls})`).join(', ')}`,
     `  CPU % srv/api/load/other: ${[ingest.cpu.server, ingest.cpu.api, ingest.cpu.load, ingest.cpu.others].map((share) => num(share)).join('/')}`,
