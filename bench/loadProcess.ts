@@ -43,21 +43,22 @@ export const pageView = (prefix: string, i: number, customers: number) => ({
   properties: { sku: `sku-${i % 500}`, name: `Product ${i % 500}`, category: 'accessories', price: 19.9 },
 });
 
-/** Sends `count` page views, numbered from `first` (the warm-up's follow the timed ones'), `spec.concurrency` in flight. */
-async function run(spec: LoadSpec, count: number, first: number): Promise<LoadResult> {
+/**
+ * Sends `count` page views, numbered from `first` (the warm-up's follow the timed ones'),
+ * `spec.concurrency` in flight, over `pool`: the timed load reuses the connections the warm-up
+ * opened, so no connection set-up is timed.
+ */
+async function run(spec: LoadSpec, pool: Pool, count: number, first: number): Promise<LoadResult> {
   const latencies: number[] = [];
   let [failed, routed] = [0, 0];
   let firstError: string | undefined;
-  // undici's pool of kept-alive connections, one per request in flight: global fetch spent a
-  // whole core at about 4,000 requests/s, so the generator rather than the API set the pace.
-  const url = new URL(spec.url);
-  const pool = new Pool(url.origin, { connections: spec.concurrency, pipelining: 1 });
+  const { pathname } = new URL(spec.url);
   const started = performance.now();
   await offerAll(count, spec.concurrency, async (i) => {
     const body = JSON.stringify(pageView(spec.prefix, first + i, spec.customers));
     const sent = performance.now();
     try {
-      const response = await pool.request({ method: 'POST', path: url.pathname, headers: { 'content-type': 'application/json' }, body });
+      const response = await pool.request({ method: 'POST', path: pathname, headers: { 'content-type': 'application/json' }, body });
       const answer = (await response.body.json()) as { started?: unknown[]; signalled?: unknown[]; ignored?: unknown[] };
       if (response.statusCode !== 202) throw new Error(`POST /v1/events answered ${response.statusCode}: ${JSON.stringify(answer)}`);
       latencies.push(performance.now() - sent);
@@ -68,7 +69,6 @@ async function run(spec: LoadSpec, count: number, first: number): Promise<LoadRe
     }
   });
   const seconds = (performance.now() - started) / 1000;
-  await pool.close();
   latencies.sort((a, b) => a - b);
   return { accepted: latencies.length, failed, routed, seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) ?? NaN, firstError };
 }
@@ -76,15 +76,19 @@ async function run(spec: LoadSpec, count: number, first: number): Promise<LoadRe
 if (process.env.BENCH_LOAD) {
   const tell = (message: FromLoad) => process.send?.(message);
   const spec = JSON.parse(process.env.BENCH_LOAD) as LoadSpec;
+  // undici's pool of kept-alive connections, one per request in flight: global fetch spent a
+  // whole core at about 4,000 requests/s, so the generator rather than the API set the pace.
+  const pool = new Pool(new URL(spec.url).origin, { connections: spec.concurrency, pipelining: 1 });
+  // Its kept-alive connections would hold the process open: closed before it lets go of the parent.
+  const leave = () => void pool.close().finally(() => process.disconnect());
   process.on('message', (message: ToLoad) => {
-    if (message.type === 'stop') process.disconnect();
-    if (message.type !== 'go' && message.type !== 'warm') return;
-    const load = message.type === 'warm' ? run(spec, spec.warmup, spec.events) : run(spec, spec.events, 0);
+    if (message.type === 'stop') return leave();
+    const [load, answer] = message.type === 'warm' ? [run(spec, pool, spec.warmup, spec.events), 'warmed' as const] : [run(spec, pool, spec.events, 0), 'done' as const];
     load.then(
-      (result) => tell({ type: message.type === 'warm' ? 'warmed' : 'done', result }),
+      (result) => tell({ type: answer, result }),
       (err: Error) => {
         tell({ type: 'failed', message: err.stack ?? err.message });
-        process.disconnect();
+        leave();
       },
     );
   });
