@@ -425,6 +425,7 @@ export function printReport(settings: BenchSettings, results: BenchResults): voi
       ` sweep ${big(settings.sweepCustomers)} customers; ${big(settings.waiting)} waiting; waiting levels ${settings.waitingLevels.map(big).join(', ')}; phases ${settings.phases.join(',')}`,
     `machine: ${machine.cores} cores, load average ${num(machine.loadStart, 2)} at the start, ${num(machine.loadEnd, 2)} at the end`,
     `workers ran ${results.workerCode}`,
+    settings.server === 'per-phase' ? 'Temporal dev server: a fresh one, on an empty database, for each phase that uses one' : 'Temporal dev server: one for the whole run',
     'latency = event submitted → email arrived in the SMTP server; CPU in % of one core over the phase (2 cores = 200%; "other" = processes outside the bench)\n',
   ];
   if (phases.length > 0) {

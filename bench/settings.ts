@@ -39,6 +39,12 @@ const schema = z.object({
    * pace, for the baseline and journeys alike.
    */
   taskQueuePartitions: z.coerce.number().int().min(1).default(1),
+  /**
+   * Whether each phase that uses the Temporal dev server gets a fresh one on an empty database
+   * (`per-phase`, about 2 s to stop and start), or the whole run shares one (`per-run`), whose
+   * server CPU per email rose from 12 to 20 ms as its database grew.
+   */
+  server: z.enum(['per-phase', 'per-run']).default('per-phase'),
   /** Interleaved rounds of the ratio phases (bare, journeys, HTTP, two workers, steady bare, steady), every other one in reverse: ratios are judged on their median. */
   rounds: z.coerce.number().int().min(1).default(4),
   /** Events per second in the steady-rate phases. */
@@ -103,6 +109,7 @@ const flags: Record<keyof BenchSettings, [flag: string, variable: string]> = {
   concurrency: ['concurrency', 'BENCH_CONCURRENCY'],
   loop: ['loop', 'BENCH_LOOP'],
   taskQueuePartitions: ['task-queue-partitions', 'BENCH_TASK_QUEUE_PARTITIONS'],
+  server: ['server', 'BENCH_SERVER'],
   rounds: ['rounds', 'BENCH_ROUNDS'],
   rate: ['rate', 'BENCH_RATE'],
   duration: ['duration', 'BENCH_DURATION_S'],
