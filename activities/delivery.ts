@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { addressHash } from '../domain/delivery/address';
 import { redactAddresses } from '../domain/delivery/redact';
@@ -9,7 +10,7 @@ import { judgeSmtpFailure } from './smtpReply';
 /** The activity attempt that sends: its identity owns the `sending` row; its start is the time of every check and ledger write. */
 export interface Attempt {
   workflowId: string;
-  /** "<runId>/<activityId>#<attempt>": unique per attempt, readable in the ledger. */
+  /** "<runId>/<activityId>#<attempt>", or "<runId>/local-<activityId>#<attempt>-<random>" for a local attempt: unique per attempt, readable in the ledger. */
   owner: string;
   /** When the attempt actually started (not when it was scheduled: a backlog can lie between), as an ISO instant. */
   at: string;
@@ -21,7 +22,8 @@ export async function currentAttempt(clock: () => Promise<Date>): Promise<Attemp
   if (!execution?.workflowId) throw ApplicationFailure.nonRetryable('sending runs only inside a workflow', 'NotInWorkflow');
   return {
     workflowId: execution.workflowId,
-    owner: `${execution.runId}/${info.activityId}#${info.attempt}`,
+    // A local attempt (a send's first, workflows/steps.ts) runs again with the same id and attempt number when its workflow task is retried.
+    owner: `${execution.runId}/${info.isLocal ? `local-${info.activityId}#${info.attempt}-${randomBytes(4).toString('hex')}` : `${info.activityId}#${info.attempt}`}`,
     at: (await clock()).toISOString(),
   };
 }
@@ -41,6 +43,8 @@ export class ClaimRefused extends Error {
  */
 export function heartbeating(): () => void {
   const context = Context.current();
+  // A local activity cannot heartbeat: the SDK keeps its workflow task alive instead.
+  if (context.info.isLocal) return () => {};
   const timer = setInterval(() => context.heartbeat(), 5_000);
   return () => clearInterval(timer);
 }

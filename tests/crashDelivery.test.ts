@@ -93,7 +93,7 @@ describe('a worker killed with SIGKILL in the middle of a burst of first reminde
     await startWorker();
 
     const reminder1 = async () => (await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => connected.store.sendsOf(`crash-${i}`)))).flat().filter((s) => s.stepId === 'reminder1');
-    // Attempts of the killed worker end by heartbeat timeout (20 s), then the new worker retries them.
+    // The killed worker's sends end with their workflow tasks' timeout (10 s), then the new worker runs them again.
     await vi.waitFor(async () => expect((await reminder1()).filter((s) => s.status === 'sent' || s.status === 'in_doubt').length).toBe(CUSTOMERS), { timeout: 120_000, interval: 500 });
 
     const rows = await reminder1();

@@ -101,9 +101,9 @@ describe('encrypted histories (PAYLOAD_KEYS)', () => {
     expect((await api('/v1/profiles', { customerId, email, attributes: { firstName, loyaltyTier: 'gold' } })).status).toBe(200);
     const posted = await api('/v1/events', { id: eventId, type: 'cart.updated', customerId, properties: { cartId, total, currency: 'EUR', items: [{ name: item, quantity: 1, price: total }] } });
     expect(await posted.json()).toMatchObject({ started: [workflowId] });
-    // The first reminder's send step, its input and its result, are in the history.
+    // The first reminder's send step, its result in the marker of its local activity, is in the history.
     await eventually(async () => readdirSync(config.smtp.outboxDir).filter((f) => f.endsWith('.eml')).length, (n) => n >= 1, 'the first reminder');
-    const shown = await eventually(() => workflowShow(), (out) => out.includes('EVENT_TYPE_ACTIVITY_TASK_COMPLETED'), 'the send step in the history');
+    const shown = await eventually(() => workflowShow(), (out) => out.includes('EVENT_TYPE_MARKER_RECORDED'), 'the send step in the history');
 
     // The profile's email and name and the cart's total and items never enter a history (activities read them from the
     // store), so they are absent either way. What does enter it, in payloads, is the event id, the cart id (the entry key)

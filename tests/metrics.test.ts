@@ -136,13 +136,14 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
   let app: Composition | undefined;
   let env: Record<string, string> = {};
   let serverMetricsPort = 0;
+  const scripted = scriptedReplies();
 
   beforeAll(async () => {
     const [port, uiPort] = [await freePort(), await freePort()];
     serverMetricsPort = await freePort();
     [devServer, mailbox] = await Promise.all([
       startDevServer({ cliPath: requiredEnv('TEMPORAL_CLI_PATH'), ip: '127.0.0.1', port, uiPort, metricsPort: serverMetricsPort, dbFile: join(dir, 'temporal.db'), log: () => {} }),
-      startMailbox(),
+      startMailbox({ onRecipient: scripted.onRecipient }),
       // Built once per code change: here, so the worker process starts without webpack.
       cachedWorkflowBundle(cacheDir()),
     ]);
@@ -200,13 +201,24 @@ describe('a worker role process with METRICS_PORT and TEMPORAL_METRICS_ADDRESS',
     expect(sdk.status).toBe(200);
     const sdkText = await sdk.text();
     expect(sdkText).toMatch(/^temporal_num_pollers\{/m);
-    expect(sdkText).toMatch(/^temporal_activity_execution_latency_count\{activity_type="sendStep",[^}]*workflow_type="cartAbandonment"\} 1$/m);
-    // A send that takes milliseconds costs the server no heartbeat (a round trip and a write of
-    // the run's state); a worker that dies mid-send is still noticed, from the attempt's start.
-    expect(sdkText).toMatch(/^temporal_request\{[^}]*operation="RespondActivityTaskCompleted"[^}]*\} [1-9]/m);
+    expect(sdkText).toMatch(/^temporal_local_activity_execution_latency_count\{activity_type="sendStep",[^}]*workflow_type="cartAbandonment"\} 1$/m);
+    // The send ran as a local activity in the workflow task that reached its step: no activity
+    // task for the server to hand out, no completion or heartbeat to report.
+    expect(sdkText).not.toMatch(/^temporal_request\{[^}]*operation="RespondActivityTaskCompleted"/m);
     expect(sdkText).not.toMatch(/^temporal_request\{[^}]*operation="RecordActivityTaskHeartbeat"/m);
-    // The embedded server hands the send to the worker in its reply to the workflow task that
-    // scheduled it (eager dispatch), not through a poll of its matching service.
+
+    // A send whose first attempt meets a 4xx goes on as the sendStep activity, which the embedded
+    // server hands to the worker in its reply to the workflow task that scheduled it (eager
+    // dispatch), not through a poll of its matching service.
+    scripted.replies.set('lee@example.com', { code: 451, text: '4.3.0 Try again later', times: 1 });
+    await app!.journeys.upsertProfile({ customerId: 'lee', email: 'lee@example.com', attributes: {} });
+    await app!.journeys.ingest(cartEvent('w-2', 'lee', 'cart-l'));
+    await mailbox!.waitForCount(1, { to: 'lee@example.com', timeoutMs: 30_000 });
+    await vi.waitFor(async () => {
+      const after = await (await fetch(`http://${env.TEMPORAL_METRICS_ADDRESS}/metrics`)).text();
+      expect(after).toMatch(/^temporal_activity_execution_latency_count\{activity_type="sendStep",[^}]*workflow_type="cartAbandonment"\} 1$/m);
+      expect(after).toMatch(/^temporal_request\{[^}]*operation="RespondActivityTaskCompleted"[^}]*\} 1$/m);
+    }, { timeout: 10_000 });
     // The server's counters reach its endpoint on the next report (about a second).
     await vi.waitFor(async () => {
       const server = await (await fetch(`http://127.0.0.1:${serverMetricsPort}/metrics`)).text();

@@ -143,7 +143,7 @@ describe('two APIs and two workers on one PostgreSQL store, one worker killed mi
       { timeout: 120_000, interval: 200 },
     );
     const sendingRows = await sendingAtKill;
-    // The killed worker's sends are retried by the other one once their heartbeats stop (20 s).
+    // The killed worker's sends are run again by the other one once their workflow tasks time out (10 s).
     const settled = (rows: SendRecord[]) => new Set(rows.filter((s) => s.stepId === 'reminder1' && (s.status === 'sent' || s.status === 'in_doubt')).map((s) => s.customerId));
     await vi.waitFor(async () => expect(settled(await ledger()).size).toBe(CUSTOMERS), { timeout: 150_000, interval: 1_000 });
     const burstSeconds = (performance.now() - burstStarted) / 1000;
@@ -155,12 +155,18 @@ describe('two APIs and two workers on one PostgreSQL store, one worker killed mi
     for (const { to, journeyStep } of smtp!.messages) for (const address of to) perRecipient.set(address, [...(perRecipient.get(address) ?? []), journeyStep ?? '?']);
     const duplicates = [...perRecipient.values()].reduce((sum, steps) => sum + steps.length - 1, 0);
 
-    // Which worker ran each racer's send: the identity (`<pid>@<host>`) its history records.
+    // Which worker ran each racer's send: the identity (`<pid>@<host>`) its history records, of
+    // the workflow task that ran it as a local activity (or of the activity it went on as).
     const client = new Client({ connection: connection! });
     const workerOf = async (workflowId: string) => {
       const history = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const byId = (id: unknown) => history.find((e) => String(e.eventId) === String(id));
+      const marker = history.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
       const scheduled = history.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendStep')?.eventId;
-      const identity = history.find((e) => scheduled && String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled))?.activityTaskStartedEventAttributes?.identity ?? '';
+      const identity =
+        (marker ? byId(marker.markerRecordedEventAttributes?.workflowTaskCompletedEventId)?.workflowTaskCompletedEventAttributes?.identity : undefined) ??
+        history.find((e) => scheduled && String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled))?.activityTaskStartedEventAttributes?.identity ??
+        '';
       return workers.findIndex((w) => identity.startsWith(`${w.pid}@`));
     };
     const races = await Promise.all(

@@ -35,7 +35,7 @@ export interface JourneyInput {
  * with no patch marker: each marker costs a search-attribute upsert, a write on the server's
  * visibility store, in the first task of every run (README, "Changing the interpreter").
  */
-export const INTERPRETER = 3;
+export const INTERPRETER = 4;
 
 /**
  * What a journey carries into the run it continues as once its history grows long: enough
