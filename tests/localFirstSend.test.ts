@@ -34,7 +34,7 @@ describe('a journey email sent from the workflow task that reaches its step', ()
     const workflowId = await order('local', 'o-1');
     const state = await t.env.client.workflow.getHandle<typeof journey>(workflowId).result();
     expect(state.status).toBe('completed');
-    expect((await t.mailbox.waitForCount(1, { to: 'local@example.com' })).map((e) => e.subject)).toHaveLength(1);
+    expect(await t.mailbox.waitForCount(1, { to: 'local@example.com' })).toHaveLength(1);
 
     const events = await historyOf(workflowId);
     expect(scheduledActivities(events)).toEqual([]);
