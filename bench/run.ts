@@ -22,7 +22,7 @@ import { rulesPhase, templatesPhase } from './microPhases';
 import { baselinePhase, clientPhase, indexedBaselinePhase, floorBaselinePhase, httpPhase, steadyBaselinePhase, steadyFloorPhase, steadyPhase, twoWorkersPhase, type BenchContext, type PhaseReport } from './phases';
 import { probe } from './probes';
 import { printReport, type BenchResults } from './report';
-import { readSettings, type PhaseName } from './settings';
+import { BenchSettingsError, readSettings, type PhaseName } from './settings';
 import { sweepPhase } from './sweepPhase';
 
 const log = (line: string) => console.error(`[bench] ${line}`);
@@ -176,6 +176,6 @@ async function main() {
 }
 
 main().catch((err: Error) => {
-  console.error(err.stack ?? err.message);
+  console.error(err instanceof BenchSettingsError ? err.message : (err.stack ?? err.message));
   process.exitCode = 1;
 });

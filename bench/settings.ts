@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { WORKER_NODE_FLAGS } from '../worker';
 
 // Read once: a CLI flag wins over its environment variable, which wins over the default.
-// The defaults aim at a full run under ~15 minutes on a quiet 2-core machine (see README.md).
+// The defaults aim at a full run under ~25 minutes on a quiet 2-core machine (see README.md).
 export const PHASES = ['a', 'ai', 'af', 'b', 'c', 'workers2', 'steady-a', 'steady-af', 'steady', 'ingest', 'rules', 'templates', 'sweep', 'memory', 'waiting'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
@@ -51,9 +51,9 @@ const schema = z.object({
   rate: z.coerce.number().positive().default(20),
   /**
    * Seconds each steady-rate phase lasts: long enough that its p99 is not one stall's (at 20/s,
-   * the 6th slowest of 600 emails; bench/README.md has what 15 s gave).
+   * the 12th slowest of 1,200 emails; bench/README.md has what 15 and 30 s gave).
    */
-  duration: z.coerce.number().positive().default(30),
+  duration: z.coerce.number().positive().default(60),
   /** Cart-abandonment journeys left waiting for the memory phase. */
   waiting: z.coerce.number().int().min(1).default(5000),
   /**
@@ -126,11 +126,11 @@ const flags: Record<keyof BenchSettings, [flag: string, variable: string]> = {
   phases: ['phases', 'BENCH_PHASES'],
 };
 
+/** Bad settings: the message names each problem, and the bench prints it without a stack. */
+export class BenchSettingsError extends Error {}
+
 export function readSettings(argv = process.argv.slice(2), env = process.env): BenchSettings {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(Object.values(flags).map(([flag]) => [flag, { type: 'string' as const }])),
-  });
+  const values = parseFlags(argv);
   const raw = Object.fromEntries(
     Object.entries(flags).map(([name, [flag, variable]]) => [name, (values as Record<string, string | undefined>)[flag] ?? (env[variable] || undefined)]),
   );
@@ -140,7 +140,20 @@ export function readSettings(argv = process.argv.slice(2), env = process.env): B
       const [flag, variable] = flags[i.path[0] as keyof BenchSettings];
       return `--${flag} (${variable}): ${i.message}`;
     });
-    throw new Error(`invalid bench settings: ${problems.join('; ')}`);
+    throw new BenchSettingsError(`invalid bench settings: ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+function parseFlags(argv: string[]): Record<string, string | undefined> {
+  try {
+    return parseArgs({ args: argv, options: Object.fromEntries(Object.values(flags).map(([flag]) => [flag, { type: 'string' as const }])) }).values;
+  } catch (err) {
+    // parseArgs reads `--worker-node-flags --trace-gc` as a flag without its value: say how to write one that starts with a dash.
+    const message = (err as Error).message.split('\n')[0];
+    const dashed = /^Option '(--[a-z-]+)' argument is ambiguous/.exec(message);
+    throw new BenchSettingsError(
+      dashed ? `invalid bench settings: ${dashed[1]} needs its value after "=" when the value starts with a dash, e.g. ${dashed[1]}="--max-semi-space-size=4 --trace-gc"` : `invalid bench settings: ${message}`,
+    );
+  }
 }

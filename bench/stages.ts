@@ -42,8 +42,13 @@ export interface TailTimes {
   stages: Record<TailStageName, number>;
 }
 
-/** In the order an email goes through them: from each point of its way to the next (see tailTimes). */
-export const TAIL_STAGES = ['submitted → run started', 'started → 1st task done', 'task done → activity start', 'activity start → email arrived', 'email arrived → activity done'] as const;
+/**
+ * In the order an email goes through them: from each point of its way to the next (see
+ * tailTimes). The same for a send that is an activity (bare) and one that is a local activity
+ * (the floor, journeys), whose history has no activity events: its work is inside the first
+ * workflow task, and its outcome is recorded when that task completes.
+ */
+export const TAIL_STAGES = ['submitted → run started', 'started → 1st task started', '1st task started → email arrived', 'email arrived → send recorded'] as const;
 export type TailStageName = (typeof TAIL_STAGES)[number];
 
 /**
@@ -88,8 +93,9 @@ export async function stageTimes(temporal: Client, workflowIds: string[], sample
 
 /**
  * The way of the slowest emails (a p99 is one of them): the bench's submission and arrival
- * times beside the server's events, so a tail shows whether it waited for Temporal, in the
- * worker before the email reached the SMTP server, or after, for the activity's completion.
+ * times beside the server's events, so a tail shows whether it waited for Temporal (to start
+ * the run, to hand its first task to the worker), in the worker and SMTP before the email
+ * arrived, or after, for the send's outcome to reach the server.
  */
 async function tailTimes(temporal: Client, emails: EmailTimes[], workflowIdOf: (recipient: string) => string): Promise<TailTimes> {
   const values = new Map<TailStageName, number[]>(TAIL_STAGES.map((name) => [name, []]));
@@ -99,7 +105,8 @@ async function tailTimes(temporal: Client, emails: EmailTimes[], workflowIdOf: (
       const time = events.find((event) => event.eventType === type)?.eventTime;
       return time ? Number(time.seconds) * 1000 + (time.nanos ?? 0) / 1e6 : NaN;
     };
-    const points = [email.submittedAt, at(STARTED), at(WORKFLOW_TASK_COMPLETED), at(ACTIVITY_TASK_STARTED), email.arrivedAt, at(ACTIVITY_TASK_COMPLETED)];
+    const recorded = events.some((event) => event.eventType === ACTIVITY_TASK_COMPLETED) ? at(ACTIVITY_TASK_COMPLETED) : at(WORKFLOW_TASK_COMPLETED);
+    const points = [email.submittedAt, at(STARTED), at(WORKFLOW_TASK_STARTED), email.arrivedAt, recorded];
     TAIL_STAGES.forEach((name, i) => values.get(name)!.push(points[i + 1] - points[i]));
   }
   const median = (list: number[]) => percentile([...list].filter(Number.isFinite).sort((a, b) => a - b), 50);
