@@ -132,7 +132,7 @@ export class BenchSettingsError extends Error {}
 export function readSettings(argv = process.argv.slice(2), env = process.env): BenchSettings {
   const values = parseFlags(argv);
   const raw = Object.fromEntries(
-    Object.entries(flags).map(([name, [flag, variable]]) => [name, (values as Record<string, string | undefined>)[flag] ?? (env[variable] || undefined)]),
+    Object.entries(flags).map(([name, [flag, variable]]) => [name, values[flag] ?? (env[variable] || undefined)]),
   );
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
