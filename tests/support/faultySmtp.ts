@@ -35,6 +35,8 @@ export interface FaultySmtp {
   transactions(): number;
   /** Transactions whose body has started and whose connection is still open: their outcome may be unknown to the client. */
   inProgress(): number;
+  /** The recipients of every transaction whose body has started (answered, dropped or still open), in order. */
+  bodiesStarted(): string[];
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
   const folder = suiteOutboxFolder();
   const messages: ReceivedMessage[] = [];
   const open = new Set<string>();
+  const started: string[] = [];
   let transactions = 0;
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
@@ -56,6 +59,7 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
     },
     onData(stream, session, callback) {
       open.add(session.id);
+      started.push(...session.envelope.rcptTo.map((r) => r.address));
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
@@ -85,6 +89,7 @@ export async function startFaultySmtp(options: FaultySmtpOptions = {}): Promise<
     messages,
     transactions: () => transactions,
     inProgress: () => open.size,
+    bodiesStarted: () => [...started],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
