@@ -153,7 +153,9 @@ function parseFlags(argv: string[]): Record<string, string | undefined> {
     const message = (err as Error).message.split('\n')[0];
     const dashed = /^Option '(--[a-z-]+)' argument is ambiguous/.exec(message);
     throw new BenchSettingsError(
-      dashed ? `invalid bench settings: ${dashed[1]} needs its value after "=" when the value starts with a dash, e.g. ${dashed[1]}="--max-semi-space-size=4 --trace-gc"` : `invalid bench settings: ${message}`,
+      dashed
+        ? `invalid bench settings: ${dashed[1]} needs its value after "=" when the value starts with a dash, e.g. ${dashed[1]}="--max-semi-space-size=4 --trace-gc"`
+        : `invalid bench settings: ${message} (bench/README.md lists every flag)`,
     );
   }
 }
