@@ -208,14 +208,28 @@ function block(r: Random, depth: number): string {
   return inline(r, 2);
 }
 
-function documentOf(r: Random): string {
-  let body = '';
+/** What a body holds: blocks, as a template renders them. */
+function contentOf(r: Random): string {
+  let content = '';
   const blocks = 1 + Math.floor(r.next() * 8);
-  for (let i = 0; i < blocks; i++) body += block(r, 2) + (r.chance(0.5) ? '\n' : '');
+  for (let i = 0; i < blocks; i++) content += block(r, 2) + (r.chance(0.5) ? '\n' : '');
+  return content;
+}
+
+/** Tag and attribute names in any case, as htmlparser2 lowercases them. */
+const anyCase = (r: Random, html: string) => html.replace(/<(\/?)([a-z][a-z0-9]*)|\b(class|href)=/g, (m) => (r.chance(0.5) ? m.toUpperCase() : m));
+
+function documentOf(r: Random): string {
+  const body = contentOf(r);
   const head = r.chance(0.7) ? `<head><meta charset="utf-8"><title>${text(r, 4)}</title><style>p { color: red }</style>${r.chance(0.8) ? '</head>' : ''}\n` : '';
   const html = `${r.chance(0.8) ? '<!doctype html>\n' : ''}<html>\n${head}<body${r.chance(0.2) ? ' style="margin:0"' : ''}>\n${body}\n</body>\n</html>\n${r.chance(0.1) ? '<p>after the end</p>' : ''}`;
-  // Tag and attribute names in any case, as htmlparser2 lowercases them.
-  return r.chance(0.15) ? html.replace(/<(\/?)([a-z][a-z0-9]*)|\b(class|href)=/g, (m) => (r.chance(0.5) ? m.toUpperCase() : m)) : html;
+  return r.chance(0.15) ? anyCase(r, html) : html;
+}
+
+/** A template without a layout: a body's content and nothing around it, now and then a comment or doctype-less text first. */
+function fragmentOf(r: Random): string {
+  const fragment = `${r.chance(0.2) ? r.pick(['<!-- a note -->', 'Hello,\n', '  ']) : ''}${contentOf(r)}`;
+  return r.chance(0.15) ? anyCase(r, fragment) : fragment;
 }
 
 /** Compares the fast path with html-to-text on `documents` made by `make`; the share of them the fast path handled. */
@@ -237,6 +251,14 @@ describe('the text part fast path on generated documents', () => {
     // Only a few generated constructs are left to html-to-text (see `block`): most documents are handled.
     expect(handledShare(4000, () => documentOf(r))).toBeGreaterThan(0.6);
   });
+
+  it('writes what html-to-text writes for fragments, which it converts whole for want of a body', () => {
+    const r = random(20261205);
+    expect(handledShare(4000, () => fragmentOf(r))).toBeGreaterThan(0.6);
+    const welcome = '<p>Hello c1, thanks for signing up.</p>\n';
+    expect(fastTextPart(welcome)).toBeDefined();
+    expect(htmlToText(welcome)).toBe('Hello c1, thanks for signing up.');
+  });
 });
 
 // Markup soup: the pieces of tags in any order, for the elements htmlparser2's Parser makes of
@@ -250,16 +272,22 @@ const SOUP = [
   '<hr>', '</hr>', '<div>', '</div>', '<span>', '</span>', '<style>', '</style>',
 ];
 
+function soupOf(r: Random): string {
+  let soup = '';
+  const pieces = 1 + Math.floor(r.next() * 24);
+  for (let i = 0; i < pieces; i++) soup += r.pick(SOUP);
+  return soup;
+}
+
 describe('the text part fast path on markup soup', () => {
   it('writes what html-to-text writes wherever it handles a document', () => {
     const r = random(7);
-    const soupDocument = () => {
-      let soup = '';
-      const pieces = 1 + Math.floor(r.next() * 24);
-      for (let i = 0; i < pieces; i++) soup += r.pick(SOUP);
-      return `<html><head><title>t</title></head><body>${soup}</body></html>`;
-    };
-    expect(handledShare(4000, soupDocument)).toBeGreaterThan(0.4);
+    expect(handledShare(4000, () => `<html><head><title>t</title></head><body>${soupOf(r)}</body></html>`)).toBeGreaterThan(0.4);
+  });
+
+  it('writes what html-to-text writes wherever it handles a fragment of it', () => {
+    const r = random(1205);
+    expect(handledShare(4000, () => soupOf(r))).toBeGreaterThan(0.4);
   });
 });
 
@@ -279,7 +307,8 @@ describe('what the fast path leaves to html-to-text', () => {
     'a comment directly in a list': body('<ul><!-- c --><li>item</li></ul>'),
     'an entity without its semicolon': body('<p><a href="https://example.com/?a=1&copy=2">x</a></p>'),
     textarea: body('<textarea><b>raw</b></textarea>'),
-    'no body': '<p>Only a paragraph</p>',
+    'an html element but no body': '<html><p>Only a paragraph</p></html>',
+    'a head but no body': '<head><title>t</title></head><p>Only a paragraph</p>',
     'two bodies': '<html><body><p>one</p></body><body><p>two</p></body></html>',
   };
 

@@ -18,12 +18,14 @@ import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 // Anything else makes the whole document "not handled", and html-to-text converts it: an
 // element not named below (pre, blockquote, wbr, forms, media, svg…), colspan or rowspan, a
 // table inside a table, an ordered list with a start, a type or more than nine items, a list
-// with anything but items in it, a table with rows of different lengths, a document without a
-// body or with more than one, svg and math (whose self-closing tags the Parser honours), and
+// with anything but items in it, a table with rows of different lengths, a document with an
+// html or head element but no body, or with more than one body, svg and math (whose self-closing tags the Parser honours), and
 // markup the two htmlparser2 versions read differently (an entity without its semicolon, which
 // v8 leaves undecoded in some attributes and at the end of the input; textarea and xmp, raw text
-// only in v10). tests/textPart.test.ts compares both on every shipped template and thousands
-// of generated documents.
+// only in v10). A fragment (no html, head or body tag at all, as a template without a layout
+// renders) is read as a body's content: html-to-text, finding no body, converts the whole
+// document, and a body is inline to it. tests/textPart.test.ts compares both on every shipped
+// template and thousands of generated documents and fragments.
 
 /** formatList drops children that are blank by JavaScript's `\s`, a wider set than html-to-text's whitespace. */
 const BLANK = /^\s*$/;
@@ -33,6 +35,9 @@ const MAX_INPUT_LENGTH = 1 << 24;
 const WORDWRAP = 78;
 const MAX_COLUMN_WIDTH = 60;
 const COL_SPACING = 2;
+
+/** A tag that makes markup a document rather than a fragment: html, head or body, opening or closing. */
+const DOCUMENT_TAG = /<\/?(?:html|head|body)(?=[\s/>]|$)/i;
 
 /** Thrown where the document leaves the subset: html-to-text converts it. */
 const NOT_HANDLED = new Error('not handled by the fast path');
@@ -238,7 +243,15 @@ class TextPart {
   private pendingText = '';
   private body: 'before' | 'in' | 'after' = 'before';
 
+  /** A fragment's elements go straight into a body that no tag opens or closes. */
+  constructor(private readonly fragment: boolean) {
+    if (fragment) this.open('body', noAttributes());
+  }
+
   result(): string | undefined {
+    // Unless the Reader's closes at the end already did: a tag cut off by the end of the input
+    // (`<p` last) is closed without having been opened, one close more than opens.
+    if (this.fragment && this.body === 'in') this.close();
     return this.body === 'after' ? this.boxes[0].text() : undefined;
   }
 
@@ -688,7 +701,7 @@ function hasOpenReference(html: string): boolean {
  */
 export function fastTextPart(html: string): string | undefined {
   if (html.length > MAX_INPUT_LENGTH || hasOpenReference(html)) return undefined;
-  const part = new TextPart();
+  const part = new TextPart(!DOCUMENT_TAG.test(html));
   const tokenizer = new Tokenizer({ decodeEntities: true }, new Reader(html, part));
   try {
     tokenizer.write(html);
