@@ -19,10 +19,10 @@ import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 // element not named below (pre, blockquote, wbr, forms, media, svg…), colspan or rowspan, a
 // table inside a table, an ordered list with a start, a type or more than nine items, a list
 // with anything but items in it, a table with rows of different lengths, a document with an
-// html or head element but no body, or with more than one body, svg and math (whose self-closing tags the Parser honours), and
-// markup the two htmlparser2 versions read differently (an entity without its semicolon, which
-// v8 leaves undecoded in some attributes and at the end of the input; textarea and xmp, raw text
-// only in v10). A fragment (no html, head or body tag at all, as a template without a layout
+// html or head element but no body, or with more than one body, svg and math (whose
+// self-closing tags the Parser honours), and markup the two htmlparser2 versions read
+// differently (an entity without its semicolon, which v8 leaves undecoded in some attributes
+// and at the end of the input; textarea and xmp, raw text only in v10). A fragment (no html, head or body tag at all, as a template without a layout
 // renders) is read as a body's content: html-to-text, finding no body, converts the whole
 // document, and a body is inline to it. tests/textPart.test.ts compares both on every shipped
 // template and thousands of generated documents and fragments.
